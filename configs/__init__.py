@@ -1,0 +1,1 @@
+"""YAML configuration files shipped with motionbench (read with importlib.resources)."""

@@ -1,0 +1,28 @@
+"""Method registry: FOMM, MRAA, SADM and the copy-source baseline.
+
+A factory takes the method's ``model_params`` mapping and returns a
+:class:`bench.methods.base.Method`. Outside packages register factories in the
+``motionbench.methods`` entry-point group.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from bench.methods.base import Method
+from bench.methods.copy_source import build_copy_source
+from bench.registry import Registry
+
+MethodFactory = Callable[[Mapping[str, Any] | None], Method]
+
+METHODS: Registry[MethodFactory] = Registry("method", "motionbench.methods")
+METHODS.register("copy-source", build_copy_source)
+
+
+def build_method(name: str, config: Mapping[str, Any] | None = None) -> Method:
+    """Instantiate the registered method ``name`` from its model config."""
+    method = METHODS.get(name)(config)
+    method.name = name
+    return method
+
+
+__all__ = ["METHODS", "Method", "build_method"]

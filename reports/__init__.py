@@ -1,0 +1,1 @@
+"""Tables (LaTeX / Markdown / CSV) and figures from tracked runs."""
