@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -46,4 +46,16 @@ class Metric:
         raise NotImplementedError
 
     def reset(self) -> None:
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Any]:
+        """Picklable accumulated state (NumPy arrays, floats), keyed by video where it is per video.
+
+        The runner saves it as each video finishes (resume) and gathers it across
+        processes (distributed); :meth:`merge` adds such a state back.
+        """
+        raise NotImplementedError
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Add the state of another instance (another process or an interrupted run)."""
         raise NotImplementedError
