@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"motionbench {bench.__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="<verb>", parser_class=OneLineErrorParser)
     for info in sorted(pkgutil.iter_modules(bench.commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
         module = importlib.import_module(f"bench.commands.{info.name}")
         module.register(sub)
     return parser
