@@ -1,0 +1,125 @@
+"""MLflow tracking: where runs go, how they are tagged, and a reachability check.
+
+Every run carries ``mb.*`` tags so that reports can find it without parsing names:
+
+========================  ==============================================================
+tag                       meaning
+========================  ==============================================================
+``mb.kind``               ``train`` or ``eval``
+``mb.method``             registry name of the method
+``mb.dataset``            dataset evaluated on (eval) or trained on (train)
+``mb.train_dataset``      dataset the checkpoint was trained on (eval; generality runs)
+``mb.task``               ``reconstruction`` or ``animation`` (eval)
+``mb.variant``            free label of an ablation / sweep cell, e.g. ``full``, ``no_motion_evolution``
+``mb.num_refs``           number of reference views N
+``mb.seed``               seed of the protocol
+``mb.run_key``            hash of the settings above; a sweep skips a key already complete
+``mb.status``             ``complete`` once every video is done and the summary is logged
+``mb.na.<metric>``        why ``<metric>`` is not available for this run
+========================  ==============================================================
+
+Metric names: ``<metric>`` (mean over videos), ``<metric>_std`` and, for the
+best-of-references protocol, ``<metric>_best``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from bench.errors import UserError
+
+EXPERIMENT_ENV = "MOTIONBENCH_EXPERIMENT"
+DEFAULT_EXPERIMENT = "motionbench"
+TAG_PREFIX = "mb."
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` when set, else a SQLite store ``mlflow.db`` in the working directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def experiment_name() -> str:
+    return os.environ.get(EXPERIMENT_ENV, DEFAULT_EXPERIMENT)
+
+
+def ensure_reachable(uri: str | None = None, timeout: float = 5.0) -> None:
+    """Fail fast (before any compute) when a remote tracking server does not answer."""
+    uri = uri or tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as reply:
+            if reply.status >= 400:
+                raise UserError(f"MLflow tracking server {uri} answered HTTP {reply.status}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(f"MLflow tracking server {uri} cannot be reached ({reason})") from None
+
+
+def run_key(**settings: Any) -> str:
+    """Stable hash of the settings that identify a run (order-independent)."""
+    blob = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def tags(**values: Any) -> dict[str, str]:
+    """``mb.``-prefixed string tags from keyword values (None dropped)."""
+    return {TAG_PREFIX + k: str(v) for k, v in values.items() if v is not None}
+
+
+def _mlflow():
+    import mlflow  # heavy import, only when tracking is used
+
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_experiment(experiment_name())
+    return mlflow
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested mapping -> ``a.b.c`` keys with string values (MLflow params are flat strings)."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = str(value)[:6000]
+    return out
+
+
+@contextmanager
+def start_run(run_name: str, run_tags: Mapping[str, str], params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+    """Open an MLflow run with tags and flattened params; yields the ``mlflow`` module."""
+    ensure_reachable()
+    mlflow = _mlflow()
+    with mlflow.start_run(run_name=run_name, tags=dict(run_tags)):
+        if params:
+            flat = flatten(params)
+            items = list(flat.items())
+            for i in range(0, len(items), 100):
+                mlflow.log_params(dict(items[i:i + 100]))
+        yield mlflow
+
+
+def find_runs(filter_tags: Mapping[str, str] | None = None, kind: str | None = "eval") -> list[Any]:
+    """Runs of the experiment whose ``mb.*`` tags match ``filter_tags`` (newest first)."""
+    mlflow = _mlflow()
+    clauses = []
+    wanted = dict(filter_tags or {})
+    if kind:
+        wanted["kind"] = kind
+    for key, value in wanted.items():
+        name = key if key.startswith(TAG_PREFIX) else TAG_PREFIX + key
+        clauses.append(f"tags.`{name}` = '{value}'")
+    client = mlflow.tracking.MlflowClient()
+    exp = client.get_experiment_by_name(experiment_name())
+    if exp is None:
+        return []
+    return client.search_runs([exp.experiment_id], filter_string=" and ".join(clauses),
+                              order_by=["attributes.start_time DESC"], max_results=50000)
