@@ -1,0 +1,24 @@
+"""Shared test fixtures: paths to ../shared and an isolated MLflow store per test."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"shared test material not found at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path_factory, monkeypatch):
+    """Keep MLflow runs and caches of tests out of the checkout and the user's home."""
+    root = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    monkeypatch.setenv("MOTIONBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "motionbench-cache"))
