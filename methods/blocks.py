@@ -1,0 +1,280 @@
+"""Building blocks shared by FOMM, MRAA and SADM.
+
+Module and attribute names follow the official FOMM / MRAA code (``conv``, ``norm``,
+``down_blocks``, ``up_blocks``, ``weight`` ...) so that published checkpoints load with
+``strict=True``. Coordinates live in [-1, 1] with x first, as ``grid_sample`` expects.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# The official code calls grid_sample / interpolate without align_corners, i.e. with
+# PyTorch's default (False) since 1.3; the checkpoints were trained and the fixtures made so.
+ALIGN_CORNERS = False
+
+
+# ----------------------------------------------------------------------------- pure math
+
+def make_coordinate_grid(spatial_size: tuple[int, int], dtype: torch.dtype = torch.float32,
+                         device: torch.device | str | None = None) -> torch.Tensor:
+    """``H x W x 2`` grid of (x, y) pixel-centre coordinates spanning [-1, 1] (corners included)."""
+    h, w = spatial_size
+    x = 2 * (torch.arange(w, dtype=dtype, device=device) / (w - 1)) - 1
+    y = 2 * (torch.arange(h, dtype=dtype, device=device) / (h - 1)) - 1
+    yy = y.view(-1, 1).expand(h, w)
+    xx = x.view(1, -1).expand(h, w)
+    return torch.stack([xx, yy], dim=2)
+
+
+def kp2gaussian(mean: torch.Tensor, spatial_size: tuple[int, int], variance: float) -> torch.Tensor:
+    """Isotropic Gaussian heatmaps ``... x H x W`` centred at keypoints ``mean`` (``... x 2``)."""
+    grid = make_coordinate_grid(spatial_size, mean.dtype, mean.device)
+    lead = mean.shape[:-1]
+    diff = grid.view((1,) * len(lead) + grid.shape) - mean.view(*lead, 1, 1, 2)
+    return torch.exp(-0.5 * (diff ** 2).sum(-1) / variance)
+
+
+def region2gaussian(mean: torch.Tensor, covar: torch.Tensor | float, spatial_size: tuple[int, int]) -> torch.Tensor:
+    """Gaussian heatmaps with full covariance ``covar`` (``... x 2 x 2``) or a scalar variance."""
+    if not torch.is_tensor(covar):
+        return kp2gaussian(mean, spatial_size, float(covar))
+    grid = make_coordinate_grid(spatial_size, mean.dtype, mean.device)
+    lead = mean.shape[:-1]
+    diff = grid.view((1,) * len(lead) + grid.shape) - mean.view(*lead, 1, 1, 2)
+    inv = torch.inverse(covar).view(*lead, 1, 1, 2, 2)
+    under_exp = torch.matmul(torch.matmul(diff.unsqueeze(-2), inv), diff.unsqueeze(-1))
+    return torch.exp(-0.5 * under_exp.sum(dim=(-1, -2)))
+
+
+def heatmap_to_mean(heatmap: torch.Tensor) -> torch.Tensor:
+    """Expected coordinate ``B x K x 2`` of normalised heatmaps ``B x K x H x W``."""
+    grid = make_coordinate_grid(heatmap.shape[2:], heatmap.dtype, heatmap.device)
+    return (heatmap.unsqueeze(-1) * grid).sum(dim=(2, 3))
+
+
+def softmax_heatmap(prediction: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Spatial softmax of ``B x K x H x W`` logits at ``temperature``."""
+    b, k, h, w = prediction.shape
+    return F.softmax(prediction.view(b, k, -1) / temperature, dim=2).view(b, k, h, w)
+
+
+def heatmap_weighted_matrices(heatmap: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+    """Per-keypoint 2x2 matrices: ``maps`` (``B x M x 4 x H x W``, M = K or 1) averaged under ``heatmap``."""
+    b, k = heatmap.shape[:2]
+    return (heatmap.unsqueeze(2) * maps).view(b, k, 4, -1).sum(-1).view(b, k, 2, 2)
+
+
+def resize_grid(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinearly resize a ``B x h x w x 2`` sampling grid to ``B x H x W x 2``."""
+    if tuple(grid.shape[1:3]) == tuple(size):
+        return grid
+    out = F.interpolate(grid.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=ALIGN_CORNERS)
+    return out.permute(0, 2, 3, 1)
+
+
+def warp(features: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Backward-warp ``features`` (``B x C x H x W``) by a sampling ``grid`` (resized to the features)."""
+    grid = resize_grid(grid, features.shape[2:])
+    return F.grid_sample(features, grid, align_corners=ALIGN_CORNERS)
+
+
+def resize_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Bilinearly resize map ``x`` to the spatial size of ``ref`` (no-op when equal)."""
+    if x.shape[2:] == ref.shape[2:]:
+        return x
+    return F.interpolate(x, size=ref.shape[2:], mode="bilinear", align_corners=ALIGN_CORNERS)
+
+
+def local_affine_motions(identity: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor,
+                         jacobian: torch.Tensor | None) -> torch.Tensor:
+    """First-order motions ``B x K x H x W x 2``: z -> kp_s + J (z - kp_d) for each keypoint.
+
+    ``identity`` is an ``H x W x 2`` coordinate grid, ``jacobian`` ``B x K x 2 x 2`` (``J_s J_d^-1``)
+    or None for pure translation.
+    """
+    b, k = kp_driving.shape[:2]
+    diff = identity.view(1, 1, *identity.shape) - kp_driving.view(b, k, 1, 1, 2)
+    if jacobian is not None:
+        diff = torch.matmul(jacobian.view(b, k, 1, 1, 2, 2), diff.unsqueeze(-1)).squeeze(-1)
+    return diff + kp_source.view(b, k, 1, 1, 2)
+
+
+def source_to_driving_jacobian(jac_source: torch.Tensor, jac_driving: torch.Tensor) -> torch.Tensor:
+    """``J_s J_d^{-1}``: the local linear map from driving to source coordinates."""
+    return torch.matmul(jac_source, torch.inverse(jac_driving))
+
+
+def to_homogeneous(coords: torch.Tensor) -> torch.Tensor:
+    return torch.cat([coords, torch.ones_like(coords[..., :1])], dim=-1)
+
+
+def from_homogeneous(coords: torch.Tensor) -> torch.Tensor:
+    return coords[..., :2] / coords[..., 2:3]
+
+
+def deform_sources(image: torch.Tensor, motions: torch.Tensor) -> torch.Tensor:
+    """Warp ``image`` (``B x C x H x W``) by each of K motions (``B x K x H x W x 2``) -> ``B x K x C x H x W``."""
+    b, c, h, w = image.shape
+    k = motions.shape[1]
+    repeated = image.unsqueeze(1).expand(b, k, c, h, w).reshape(b * k, c, h, w)
+    out = F.grid_sample(repeated, motions.reshape(b * k, h, w, 2), align_corners=ALIGN_CORNERS)
+    return out.view(b, k, c, h, w)
+
+
+def combine_motions(motions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Dense field ``B x H x W x 2`` as the ``mask``-weighted (``B x K x H x W``) sum of ``motions``."""
+    return (motions * mask.unsqueeze(-1)).sum(dim=1)
+
+
+# ----------------------------------------------------------------------------- modules
+
+class ResBlock2d(nn.Module):
+    """Pre-activation residual block (BN-ReLU-conv twice) keeping resolution and channels."""
+
+    def __init__(self, in_features: int, kernel_size: int = 3, padding: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_features, in_features, kernel_size, padding=padding)
+        self.conv2 = nn.Conv2d(in_features, in_features, kernel_size, padding=padding)
+        self.norm1 = nn.BatchNorm2d(in_features, affine=True)
+        self.norm2 = nn.BatchNorm2d(in_features, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(F.relu(self.norm1(x)))
+        out = self.conv2(F.relu(self.norm2(out)))
+        return out + x
+
+
+class UpBlock2d(nn.Module):
+    """Nearest 2x upsampling, then conv-BN-ReLU."""
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 groups: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_features, out_features, kernel_size, padding=padding, groups=groups)
+        self.norm = nn.BatchNorm2d(out_features, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=2))))
+
+
+class DownBlock2d(nn.Module):
+    """Conv-BN-ReLU, then 2x average pooling."""
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 groups: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_features, out_features, kernel_size, padding=padding, groups=groups)
+        self.norm = nn.BatchNorm2d(out_features, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(F.relu(self.norm(self.conv(x))), kernel_size=2)
+
+
+class SameBlock2d(nn.Module):
+    """Conv-BN-ReLU at constant resolution."""
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 groups: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_features, out_features, kernel_size, padding=padding, groups=groups)
+        self.norm = nn.BatchNorm2d(out_features, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.norm(self.conv(x)))
+
+
+def _width(block_expansion: int, level: int, max_features: int) -> int:
+    return min(max_features, block_expansion * (2 ** level))
+
+
+class Encoder(nn.Module):
+    """Hourglass encoder: ``num_blocks`` DownBlock2d; returns the input and every level's output."""
+
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256) -> None:
+        super().__init__()
+        self.down_blocks = nn.ModuleList(
+            DownBlock2d(in_features if i == 0 else _width(block_expansion, i, max_features),
+                        _width(block_expansion, i + 1, max_features))
+            for i in range(num_blocks))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        outs = [x]
+        for block in self.down_blocks:
+            outs.append(block(outs[-1]))
+        return outs
+
+
+class Decoder(nn.Module):
+    """Hourglass decoder: UpBlock2d per level, each output concatenated with the encoder skip."""
+
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256) -> None:
+        super().__init__()
+        blocks = []
+        for i in reversed(range(num_blocks)):
+            factor = 1 if i == num_blocks - 1 else 2
+            blocks.append(UpBlock2d(factor * _width(block_expansion, i + 1, max_features),
+                                    _width(block_expansion, i, max_features)))
+        self.up_blocks = nn.ModuleList(blocks)
+        self.out_filters = block_expansion + in_features
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        skips = list(features)
+        out = skips.pop()
+        for block in self.up_blocks:
+            out = torch.cat([block(out), skips.pop()], dim=1)
+        return out
+
+
+class Hourglass(nn.Module):
+    """U-Net style encoder-decoder; output has ``out_filters = block_expansion + in_features`` channels."""
+
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256) -> None:
+        super().__init__()
+        self.encoder = Encoder(block_expansion, in_features, num_blocks, max_features)
+        self.decoder = Decoder(block_expansion, in_features, num_blocks, max_features)
+        self.out_filters = self.decoder.out_filters
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+class AntiAliasInterpolation2d(nn.Module):
+    """Gaussian blur then subsampling by ``1/scale`` (an integer), to downscale without aliasing."""
+
+    def __init__(self, channels: int, scale: float) -> None:
+        super().__init__()
+        sigma = (1 / scale - 1) / 2
+        size = 2 * round(sigma * 4) + 1
+        self.ka = size // 2
+        self.kb = self.ka - 1 if size % 2 == 0 else self.ka
+        axis = torch.arange(size, dtype=torch.float32)
+        g = torch.exp(-((axis - (size - 1) / 2) ** 2) / (2 * sigma ** 2))
+        kernel = g[:, None] * g[None, :]
+        kernel = kernel / kernel.sum()
+        self.register_buffer("weight", kernel.view(1, 1, size, size).repeat(channels, 1, 1, 1))
+        self.groups = channels
+        self.scale = scale
+        self.step = int(round(1 / scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale == 1.0:
+            return x
+        out = F.pad(x, (self.ka, self.kb, self.ka, self.kb))
+        out = F.conv2d(out, weight=self.weight.to(x.dtype), groups=self.groups)
+        return out[:, :, ::self.step, ::self.step]
+
+
+def maybe_downsampler(channels: int, scale: float) -> AntiAliasInterpolation2d | None:
+    """An anti-aliased downsampler, or None when ``scale`` is 1 (so no ``down`` key is created)."""
+    return None if scale == 1 else AntiAliasInterpolation2d(channels, scale)
+
+
+__all__ = [
+    "ALIGN_CORNERS", "AntiAliasInterpolation2d", "Decoder", "DownBlock2d", "Encoder", "Hourglass",
+    "ResBlock2d", "SameBlock2d", "UpBlock2d", "combine_motions", "deform_sources", "from_homogeneous",
+    "heatmap_to_mean", "heatmap_weighted_matrices", "kp2gaussian", "local_affine_motions",
+    "make_coordinate_grid", "maybe_downsampler", "region2gaussian", "resize_grid", "resize_like",
+    "softmax_heatmap", "source_to_driving_jacobian", "to_homogeneous", "warp",
+]
