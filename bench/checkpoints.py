@@ -1,0 +1,179 @@
+"""The one checkpoint format of motionbench: what training writes and evaluation loads.
+
+A checkpoint is a ``torch.save`` of a plain dict::
+
+    format         'motionbench'
+    version        CHECKPOINT_VERSION
+    method         registry name (``bench.methods.build_method``)
+    config         the method's model config (a mapping), and ``config_hash`` of it
+    train_dataset  dataset the weights were trained on (None when unknown)
+    model          ``state_dict`` of the method
+    optimizer, scheduler, scaler   their ``state_dict`` (None when not training)
+    epoch, step    completed epochs / optimiser steps; ``batch_in_epoch`` for a mid-epoch save
+    rng            per-process RNG states (see :func:`capture_rng`)
+    run_id         MLflow run that wrote it
+    train_config   the training strategy used
+
+Everything is stored in types that ``torch.load(weights_only=True)`` accepts, so loading a
+checkpoint never runs code from the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import random
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from bench.errors import UserError
+
+FORMAT = "motionbench"
+CHECKPOINT_VERSION = 1
+#: fields every checkpoint has (others are optional)
+REQUIRED_FIELDS = ("method", "config", "model")
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-ready view where ``1.0`` and ``1`` (YAML spellings of one number) hash alike."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def config_hash(config: Mapping[str, Any] | None) -> str:
+    """SHA-256 (hex) of the canonical JSON of a config: key order and 1 vs 1.0 do not matter."""
+    blob = json.dumps(_canonical(config or {}), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def short_hash(digest: str) -> str:
+    return digest[:8]
+
+
+def capture_rng() -> dict[str, Any]:
+    """Python, NumPy, torch CPU and CUDA RNG states in ``weights_only``-safe types."""
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": (version, torch.tensor(mt, dtype=torch.int64), gauss),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def restore_rng(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`capture_rng` (CUDA states only where the device count matches)."""
+    version, mt, gauss = state["python"]
+    random.setstate((version, tuple(int(x) for x in mt.tolist()), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    cuda = list(state.get("cuda") or [])
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def save_checkpoint(path: str | Path, **fields: Any) -> Path:
+    """Write a checkpoint atomically (temporary file, then ``os.replace``); returns the path.
+
+    ``method``, ``config`` and ``model`` are required; ``config_hash``, ``format`` and
+    ``version`` are filled in.
+    """
+    missing = [name for name in REQUIRED_FIELDS if name not in fields]
+    if missing:
+        raise ValueError(f"checkpoint needs field(s): {', '.join(missing)}")
+    payload = dict(fields)
+    payload["format"] = FORMAT
+    payload["version"] = CHECKPOINT_VERSION
+    payload["config"] = dict(payload["config"] or {})
+    payload["config_hash"] = config_hash(payload["config"])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_checkpoint(path: str | Path, trusted: bool = False) -> dict[str, Any]:
+    """Read a motionbench checkpoint on the CPU.
+
+    With ``trusted=False`` (default) only tensors and plain containers are unpickled. A missing,
+    unreadable or foreign file raises :class:`UserError` naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=not trusted)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot read checkpoint {path}: {reason[:200]}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UserError(f"{path} is not a motionbench checkpoint (no format='{FORMAT}' field)")
+    version = data.get("version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise UserError(f"checkpoint {path} has format version {version!r}; this motionbench reads "
+                        f"up to {CHECKPOINT_VERSION} (upgrade motionbench)")
+    missing = [name for name in REQUIRED_FIELDS if name not in data]
+    if missing:
+        raise UserError(f"checkpoint {path} lacks field(s): {', '.join(missing)}")
+    return data
+
+
+def check_compatible(meta: Mapping[str, Any], expected_method: str | None = None,
+                     expected_config_hash: str | None = None, where: str | Path = "") -> None:
+    """Raise a one-line :class:`UserError` when a checkpoint is for another method or config."""
+    method, digest = meta["method"], meta.get("config_hash") or config_hash(meta["config"])
+    label = f"checkpoint {where} " if where else "checkpoint "
+    if expected_method is not None and method != expected_method:
+        raise UserError(f"{label}is for method '{method}' (config {short_hash(digest)}), not '{expected_method}'")
+    if expected_config_hash is not None and digest != expected_config_hash:
+        raise UserError(f"{label}is for method '{method}' with config {short_hash(digest)}, not the requested "
+                        f"config {short_hash(expected_config_hash)}")
+
+
+def load_method(path: str | Path, expected_method: str | None = None,
+                expected_config_hash: str | None = None, trusted: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Build the method a checkpoint was trained as and load its weights (on the CPU, eval mode).
+
+    Returns ``(method, meta)`` where ``meta`` is the checkpoint dict without the large states.
+    """
+    from bench.methods import build_method
+
+    data = load_checkpoint(path, trusted=trusted)
+    check_compatible(data, expected_method, expected_config_hash, where=path)
+    method = build_method(data["method"], data["config"])
+    try:
+        result = method.load_state_dict(data["model"], strict=False)
+    except RuntimeError as exc:  # tensor shapes differ
+        detail = str(exc).strip().splitlines()[-1].strip()
+        raise UserError(f"checkpoint {path} does not match method '{data['method']}': {detail[:200]}") from None
+    if result.missing_keys or result.unexpected_keys:
+        problems = []
+        if result.missing_keys:
+            problems.append(f"{len(result.missing_keys)} missing key(s) e.g. '{result.missing_keys[0]}'")
+        if result.unexpected_keys:
+            problems.append(f"{len(result.unexpected_keys)} unexpected key(s) e.g. '{result.unexpected_keys[0]}'")
+        raise UserError(f"checkpoint {path} does not match method '{data['method']}': {'; '.join(problems)}")
+    method.eval()
+    meta = {k: v for k, v in data.items() if k not in ("model", "optimizer", "scheduler", "scaler", "rng")}
+    return method, meta
