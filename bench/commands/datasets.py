@@ -1,0 +1,121 @@
+"""``bench datasets list|verify|pairs|synth``: inspect, check and prepare datasets."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.commands._common import add_verb
+from bench.datasets import DATASETS, get_dataset, resolve_root
+from bench.datasets.spec import IDENTITY_RULE_HELP
+from bench.errors import UserError
+
+
+def _list(args: argparse.Namespace) -> int:
+    header = ("name", "title", "domain", "size", "test", "train", "identity rule", "keypoints", "identity")
+    rows = [header]
+    for name in DATASETS.names():
+        spec = get_dataset(name)
+        rows.append((spec.name, spec.title, spec.domain, f"{spec.frame_size[1]}x{spec.frame_size[0]}",
+                     str(spec.test_count if spec.test_count is not None else "-"),
+                     str(spec.train_count if spec.train_count is not None else "-"),
+                     spec.identity_rule, spec.keypoint_backend or "-", spec.identity_backend or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print("\nidentity rules:")
+    for rule, text in IDENTITY_RULE_HELP.items():
+        print(f"  {rule}: {text}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from bench.datasets.verify import verify
+
+    spec = get_dataset(args.dataset)
+    root = resolve_root(spec, args.root)
+    if args.min_frames is not None and args.min_frames < 1:
+        raise UserError("--min-frames must be at least 1")
+    problems = verify(spec, root, min_frames=args.min_frames, progress=sys.stderr.isatty())
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {root}")
+        return 1
+    print(f"ok: {root} matches {spec.name}")
+    return 0
+
+
+def _pairs(args: argparse.Namespace) -> int:
+    from bench.datasets.sampling import animation_pairs, write_pairs_csv
+    from bench.datasets.video_io import list_videos
+
+    if args.n < 1:
+        raise UserError("--n must be at least 1")
+    spec = get_dataset(args.dataset)
+    pairs = animation_pairs(list_videos(resolve_root(spec, args.root), args.split, spec), n=args.n, seed=args.seed)
+    if args.out is None:
+        write_pairs_csv(pairs, sys.stdout)
+        return 0
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", newline="") as handle:
+            write_pairs_csv(pairs, handle)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror}") from None
+    print(f"wrote {len(pairs)} pairs to {out}")
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from bench.datasets.synthetic import ensure_synthetic
+
+    root = ensure_synthetic(args.root, seed=args.seed, size=args.size)
+    print(root)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = add_verb(sub, "datasets", "list, verify and prepare datasets", examples=(
+        "  bench datasets list\n"
+        "  bench datasets verify --dataset taichi --root data/taichi\n"
+        "  bench datasets pairs --dataset taichi --root data/taichi --out pairs.csv\n"
+        "  bench datasets synth --seed 0\n"))
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    verbs = parser.add_subparsers(dest="datasets_verb", metavar="<action>", parser_class=type(parser))
+
+    add_verb(verbs, "list", "the paper's eight benchmarks and synthetic, with their metadata",
+             examples="  bench datasets list\n").set_defaults(func=_list)
+
+    verify = add_verb(verbs, "verify", "check a whole dataset tree and print every problem (exit 1 if any)",
+                      examples="  bench datasets verify --dataset vox --root data/vox\n"
+                               "  bench datasets verify --dataset mgif --root data/mgif --min-frames 8\n"
+                               "  bench datasets verify --dataset synthetic\n")
+    _dataset_options(verify)
+    verify.add_argument("--min-frames", type=int, default=None,
+                        help="shortest acceptable video (default: the dataset's, source + 3 references)")
+    verify.set_defaults(func=_verify)
+
+    pairs = add_verb(verbs, "pairs", "seeded animation pairs of different identities, in FOMM's CSV format",
+                     examples="  bench datasets pairs --dataset taichi --root data/taichi --out pairs.csv\n"
+                              "  bench datasets pairs --dataset synthetic --n 20 --seed 1\n")
+    _dataset_options(pairs)
+    pairs.add_argument("--n", type=int, default=200, help="number of pairs (default 200, as in the paper)")
+    pairs.add_argument("--seed", type=int, default=0, help="selection seed (default 0)")
+    pairs.add_argument("--split", choices=("test", "train"), default="test", help="split to pair (default test)")
+    pairs.add_argument("--out", default=None, help="CSV file to write (default: print)")
+    pairs.set_defaults(func=_pairs)
+
+    synth = add_verb(verbs, "synth", "generate the synthetic dataset (reused when already there) and print its root",
+                     examples="  bench datasets synth\n  bench datasets synth --root data/synthetic --seed 3\n")
+    synth.add_argument("--root", default=None, help="folder to create (default: the cache, $MOTIONBENCH_CACHE)")
+    synth.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
+    synth.add_argument("--size", type=int, default=64, help="frame size in pixels (default 64)")
+    synth.set_defaults(func=_synth)
+
+
+def _dataset_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, help="dataset name (see: bench datasets list)")
+    parser.add_argument("--root", default=None,
+                        help="dataset root with train/ and test/ (synthetic: generated when omitted)")
