@@ -1,6 +1,7 @@
 """Metric registry (L1, PSNR, SSIM, MS-SSIM, LPIPS, FID, AKD, CSIM, AED).
 
 Outside packages register metric classes in the ``motionbench.metrics`` entry-point group.
+Build metrics with :func:`build_metric` (domain-aware) rather than from the classes.
 """
 from __future__ import annotations
 
@@ -9,4 +10,21 @@ from bench.registry import Registry
 
 METRICS: Registry[type[Metric]] = Registry("metric", "motionbench.metrics")
 
-__all__ = ["METRICS", "Metric", "MetricResult"]
+
+def _register_builtin() -> None:
+    from bench.metrics.akd import AKD
+    from bench.metrics.fid import FID
+    from bench.metrics.identity import AED, CSIM
+    from bench.metrics.lpips_metric import LPIPS
+    from bench.metrics.pixel import L1, PSNR
+    from bench.metrics.ssim import MSSSIM, SSIM
+
+    for cls in (L1, PSNR, SSIM, MSSSIM, LPIPS, FID, AKD, CSIM, AED):
+        METRICS.register(cls.name, cls)
+
+
+_register_builtin()
+
+from bench.metrics.factory import DOMAINS, NotApplicable, applicable, build_metric  # noqa: E402
+
+__all__ = ["METRICS", "DOMAINS", "Metric", "MetricResult", "NotApplicable", "applicable", "build_metric"]

@@ -1,0 +1,40 @@
+"""Pixel metrics: L1 (mean absolute difference) and PSNR (per frame, data range 1)."""
+from __future__ import annotations
+
+import torch
+
+from bench.metrics.frame_average import FrameAverageMetric
+
+#: floor of the per-frame MSE, so that identical frames give a finite 100 dB instead of inf
+MSE_FLOOR = 1e-10
+
+
+def l1_per_frame(generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference over pixels and channels, one value per frame."""
+    return (generated - real).abs().flatten(1).mean(dim=1)
+
+
+def psnr_per_frame(generated: torch.Tensor, real: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """``10 log10(range^2 / MSE)`` per frame; the MSE is floored at :data:`MSE_FLOOR` (100 dB cap)."""
+    mse = (generated - real).pow(2).flatten(1).mean(dim=1).clamp_min(MSE_FLOOR)
+    return 10.0 * torch.log10(data_range**2 / mse)
+
+
+class L1(FrameAverageMetric):
+    """Average L1 distance between generated and real frames (lower is better)."""
+
+    name = "l1"
+    higher_is_better = False
+
+    def frame_scores(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        return l1_per_frame(generated, real)
+
+
+class PSNR(FrameAverageMetric):
+    """Peak signal-to-noise ratio in dB, computed per frame and averaged (higher is better)."""
+
+    name = "psnr"
+    higher_is_better = True
+
+    def frame_scores(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        return psnr_per_frame(generated, real)
