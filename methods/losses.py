@@ -1,0 +1,191 @@
+"""Training losses shared by the methods.
+
+* :class:`PerceptualLoss`: multi-scale perceptual reconstruction loss on VGG-19 features
+  (SADM Eq. 7; the FOMM / MRAA reconstruction loss): 5 layers (relu1_1 .. relu5_1) at
+  4 image scales (1, 1/2, 1/4, 1/8), ImageNet-normalised inputs.
+* :class:`RandomTransform`: the random affine + thin-plate-spline warp of FOMM's
+  equivariance constraint, applied to images and to coordinates, with its Jacobian.
+* :func:`keypoint_equivariance_loss` (SADM Eq. 8) and :func:`jacobian_equivariance_loss`
+  (FOMM's Jacobian term; also MRAA's affine term).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.errors import MissingWeightsError
+from bench.methods.blocks import AntiAliasInterpolation2d, make_coordinate_grid
+
+#: file name of torchvision's ImageNet VGG-19 weights in the torch hub cache
+VGG19_WEIGHTS = "vgg19-dcbb9e9d.pth"
+#: VGG-19 convolution widths up to conv5_1 ("M" = 2x2 max pooling), torchvision layout
+_VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512)
+#: end index (exclusive) in ``vgg19().features`` of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
+_VGG19_TAPS = (2, 7, 12, 21, 30)
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def vgg19_weights_path() -> Path:
+    """Where torchvision caches the ImageNet VGG-19 weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_WEIGHTS
+
+
+def _vgg19_trunk() -> nn.Sequential:
+    """``torchvision.models.vgg19().features[:30]`` (same indices, so its state-dict keys load)."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for item in _VGG19_LAYOUT:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(channels, int(item), kernel_size=3, padding=1), nn.ReLU()]
+            channels = int(item)
+    return nn.Sequential(*layers)
+
+
+class Vgg19Features(nn.Module):
+    """Frozen VGG-19 returning relu1_1 .. relu5_1 of an image in [0, 1].
+
+    ``pretrained=False`` keeps random weights (tests, tiny presets); otherwise the ImageNet
+    weights are read from ``weights_path`` (default: the torchvision hub cache).
+    """
+
+    def __init__(self, pretrained: bool = True, weights_path: str | Path | None = None) -> None:
+        super().__init__()
+        trunk = _vgg19_trunk()
+        if pretrained:
+            trunk.load_state_dict(_load_vgg19_features(Path(weights_path) if weights_path else vgg19_weights_path()))
+        starts = (0,) + _VGG19_TAPS[:-1]
+        self.slices = nn.ModuleList(trunk[a:b] for a, b in zip(starts, _VGG19_TAPS))
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> "Vgg19Features":
+        """Always stays in eval mode (frozen feature extractor)."""
+        return super().train(False)
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        x = (image - self.mean) / self.std
+        for block in self.slices:
+            x = block(x)
+            out.append(x)
+        return out
+
+
+def _load_vgg19_features(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise MissingWeightsError("VGG-19 perceptual loss", path.name, path.parent,
+                                  "torchvision's ImageNet VGG-19 checkpoint, or pass pretrained=False")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    prefix = "features."
+    keep = {k[len(prefix):]: v for k, v in state.items()
+            if k.startswith(prefix) and int(k[len(prefix):].split(".")[0]) < _VGG19_TAPS[-1]}
+    return keep
+
+
+class ImagePyramid(nn.Module):
+    """The image at several scales, each downsampled with an anti-aliasing Gaussian."""
+
+    def __init__(self, scales: Sequence[float], channels: int = 3) -> None:
+        super().__init__()
+        self.scales = tuple(float(s) for s in scales)
+        self.downs = nn.ModuleList(AntiAliasInterpolation2d(channels, s) for s in self.scales)
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        return [down(image) for down in self.downs]
+
+
+class PerceptualLoss(nn.Module):
+    """Multi-scale VGG-19 perceptual loss: sum over scales and layers of weighted mean |V(x) - V(y)|.
+
+    The target features are detached, as in FOMM's reconstruction loss.
+    """
+
+    def __init__(self, scales: Sequence[float] = (1.0, 0.5, 0.25, 0.125),
+                 layer_weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0, 1.0),
+                 pretrained: bool = True, weights_path: str | Path | None = None) -> None:
+        super().__init__()
+        if len(layer_weights) != len(_VGG19_TAPS):
+            raise ValueError(f"layer_weights needs {len(_VGG19_TAPS)} values, got {len(layer_weights)}")
+        self.layer_weights = tuple(float(w) for w in layer_weights)
+        self.pyramid = ImagePyramid(scales)
+        self.vgg = Vgg19Features(pretrained=pretrained, weights_path=weights_path)
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = prediction.new_zeros(())
+        for pred_s, target_s in zip(self.pyramid(prediction), self.pyramid(target)):
+            for w, fp, ft in zip(self.layer_weights, self.vgg(pred_s), self.vgg(target_s)):
+                total = total + w * (fp - ft.detach()).abs().mean()
+        return total
+
+
+class RandomTransform:
+    """A random affine transform followed by a thin-plate-spline perturbation (per sample).
+
+    Coordinates are in [-1, 1] (x first). ``warp_coordinates`` maps a point of the transformed
+    image to the point of the original image it shows; ``transform_frame`` resamples an image
+    accordingly, so a detector that is equivariant satisfies
+    ``warp_coordinates(kp(transform_frame(I))) == kp(I)``.
+    """
+
+    def __init__(self, batch_size: int, sigma_affine: float, sigma_tps: float, points_tps: int,
+                 device: torch.device | str | None = None, dtype: torch.dtype = torch.float32,
+                 generator: torch.Generator | None = None) -> None:
+        def normal(*shape: int, std: float) -> torch.Tensor:
+            return torch.randn(*shape, generator=generator, dtype=dtype, device=device) * std
+
+        self.theta = normal(batch_size, 2, 3, std=sigma_affine) + torch.eye(2, 3, dtype=dtype, device=device)
+        self.use_tps = sigma_tps > 0 and points_tps > 0
+        if self.use_tps:
+            grid = make_coordinate_grid((points_tps, points_tps), dtype)
+            self.control_points = grid.to(device).reshape(1, 1, -1, 2)
+            self.control_params = normal(batch_size, 1, points_tps ** 2, std=sigma_tps)
+
+    def warp_coordinates(self, coords: torch.Tensor) -> torch.Tensor:
+        """``B x P x 2`` points -> their images under the transform."""
+        theta = self.theta.to(coords)
+        out = torch.einsum("bij,bpj->bpi", theta[:, :, :2], coords) + theta[:, None, :, 2]
+        if self.use_tps:
+            dist = (coords[:, :, None, :] - self.control_points.to(coords)).abs().sum(-1)
+            radial = dist ** 2 * torch.log(dist + 1e-6) * self.control_params.to(coords)
+            out = out + radial.sum(-1, keepdim=True)
+        return out
+
+    def transform_frame(self, frame: torch.Tensor) -> torch.Tensor:
+        """Resample ``B x C x H x W`` images through the transform (reflection padding)."""
+        b, _, h, w = frame.shape
+        grid = make_coordinate_grid((h, w), frame.dtype).to(frame.device).reshape(1, h * w, 2).expand(b, -1, -1)
+        grid = self.warp_coordinates(grid).reshape(b, h, w, 2)
+        return F.grid_sample(frame, grid, padding_mode="reflection", align_corners=True)
+
+    def jacobian(self, coords: torch.Tensor) -> torch.Tensor:
+        """``B x P x 2 x 2`` Jacobian of ``warp_coordinates`` at ``coords`` (differentiable)."""
+        if not coords.requires_grad:
+            coords = coords.detach().requires_grad_(True)
+        with torch.enable_grad():
+            warped = self.warp_coordinates(coords)
+            rows = [torch.autograd.grad(warped[..., k].sum(), coords, create_graph=True)[0] for k in range(2)]
+        return torch.stack(rows, dim=-2)
+
+
+def keypoint_equivariance_loss(kp: torch.Tensor, kp_transformed: torch.Tensor,
+                               transform: RandomTransform) -> torch.Tensor:
+    """Eq. 8: mean |kp(I) - T(kp(T o I))| for keypoints ``B x K x 2``."""
+    return (kp - transform.warp_coordinates(kp_transformed)).abs().mean()
+
+
+def jacobian_equivariance_loss(jacobian: torch.Tensor, jacobian_transformed: torch.Tensor,
+                               kp_transformed: torch.Tensor, transform: RandomTransform) -> torch.Tensor:
+    """FOMM's Jacobian term: mean |I - J(I)^-1 . dT(kp') . J(T o I)| for ``B x K x 2 x 2`` Jacobians."""
+    mapped = transform.jacobian(kp_transformed) @ jacobian_transformed
+    value = torch.linalg.inv(jacobian) @ mapped
+    eye = torch.eye(2, dtype=value.dtype, device=value.device)
+    return (eye - value).abs().mean()

@@ -1,0 +1,122 @@
+"""SADM configuration schema (``model_params`` of ``configs/methods/sadm/*.yaml``).
+
+Validated with :func:`bench.config.from_dict`, so a wrong key or type names the key.
+Network widths follow FOMM's 256x256 recipe, which the paper's training follows [37].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from bench.config import from_dict
+from bench.errors import ConfigError
+
+#: fixed-step torchdiffeq solvers (use ``steps``) and adaptive ones (use ``rtol``/``atol``)
+FIXED_STEP_SOLVERS = ("euler", "midpoint", "heun2", "heun3", "rk4")
+ADAPTIVE_SOLVERS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+MAX_REFS = 6
+
+
+@dataclass
+class KeypointDetectorConfig:
+    """F_K: hourglass on the downscaled image -> K heatmaps -> soft-argmax."""
+    block_expansion: int = 32
+    max_features: int = 1024
+    num_blocks: int = 5
+    temperature: float = 0.1
+    scale_factor: float = 0.25
+
+
+@dataclass
+class CoefficientNetworkConfig:
+    """F_C: hourglass on keypoint heatmap differences and shifted sources -> K+1 coefficient maps."""
+    block_expansion: int = 64
+    max_features: int = 1024
+    num_blocks: int = 5
+    scale_factor: float = 0.25
+    kp_variance: float = 0.01
+
+
+@dataclass
+class EvolutionConfig:
+    """F_E and its ODE solve (Eq. 4) on the coarse displacement field."""
+    hidden_channels: int = 64
+    num_layers: int = 3
+    method: str = "rk4"
+    steps: int = 4
+    rtol: float = 1e-3
+    atol: float = 1e-4
+    adjoint: bool = True
+    zero_init: bool = True
+
+
+@dataclass
+class GeneratorConfig:
+    """F_G: encoder, bottleneck residual blocks, decoder."""
+    block_expansion: int = 64
+    max_features: int = 512
+    num_down_blocks: int = 2
+    num_bottleneck_blocks: int = 6
+
+
+@dataclass
+class AppearanceFlowConfig:
+    """F_A: hourglass on motion-warped features -> self-appearance flow (Eq. 5)."""
+    block_expansion: int = 64
+    max_features: int = 512
+    num_blocks: int = 4
+
+
+@dataclass
+class TransformConfig:
+    """Random affine + TPS transform of the equivariance loss."""
+    sigma_affine: float = 0.05
+    sigma_tps: float = 0.005
+    points_tps: int = 5
+
+
+@dataclass
+class LossConfig:
+    """Eq. 9: perceptual (Eq. 7) + lambda * equivariance (Eq. 8)."""
+    perceptual_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
+    perceptual_weights: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
+    equivariance_weight: float = 10.0
+    pretrained_vgg: bool = True
+    vgg_weights: str | None = None
+    transform: TransformConfig = field(default_factory=TransformConfig)
+
+
+@dataclass
+class SADMConfig:
+    """The whole model, with the ablation toggles of Tables 3 and 4."""
+    num_kp: int = 10
+    num_channels: int = 3
+    num_refs: int = 3
+    motion_evolution: bool = True
+    appearance_assist: bool = True
+    keypoint_detector: KeypointDetectorConfig = field(default_factory=KeypointDetectorConfig)
+    coefficient_network: CoefficientNetworkConfig = field(default_factory=CoefficientNetworkConfig)
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    appearance_flow: AppearanceFlowConfig = field(default_factory=AppearanceFlowConfig)
+    losses: LossConfig = field(default_factory=LossConfig)
+
+
+def parse_config(data: Mapping[str, Any] | None) -> SADMConfig:
+    """Validate a ``model_params`` mapping (missing keys take the defaults above)."""
+    cfg = from_dict(SADMConfig, dict(data or {}))
+    if not 0 <= cfg.num_refs <= MAX_REFS:
+        raise ConfigError(f"config key 'num_refs': must be in 0..{MAX_REFS}, got {cfg.num_refs}")
+    if cfg.num_kp < 1:
+        raise ConfigError(f"config key 'num_kp': must be positive, got {cfg.num_kp}")
+    method = cfg.evolution.method
+    if method not in FIXED_STEP_SOLVERS + ADAPTIVE_SOLVERS:
+        raise ConfigError(f"config key 'evolution.method': unknown solver '{method}' "
+                          f"(choose from: {', '.join(FIXED_STEP_SOLVERS + ADAPTIVE_SOLVERS)})")
+    if method in FIXED_STEP_SOLVERS and cfg.evolution.steps < 1:
+        raise ConfigError(f"config key 'evolution.steps': must be >= 1, got {cfg.evolution.steps}")
+    if cfg.evolution.num_layers < 2:
+        raise ConfigError(f"config key 'evolution.num_layers': must be >= 2, got {cfg.evolution.num_layers}")
+    if len(cfg.losses.perceptual_weights) != 5:
+        raise ConfigError("config key 'losses.perceptual_weights': needs 5 values (relu1_1 .. relu5_1)")
+    return cfg
