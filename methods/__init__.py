@@ -10,6 +10,9 @@ from typing import Any, Callable, Mapping
 
 from bench.methods.base import Method
 from bench.methods.copy_source import build_copy_source
+from bench.methods.fomm import build_fomm
+from bench.methods.mraa import build_mraa
+from bench.methods.official import from_official
 from bench.methods.sadm import build_sadm
 from bench.registry import Registry
 
@@ -17,6 +20,8 @@ MethodFactory = Callable[[Mapping[str, Any] | None], Method]
 
 METHODS: Registry[MethodFactory] = Registry("method", "motionbench.methods")
 METHODS.register("copy-source", build_copy_source)
+METHODS.register("fomm", build_fomm)
+METHODS.register("mraa", build_mraa)
 METHODS.register("sadm", build_sadm)
 
 
@@ -27,4 +32,4 @@ def build_method(name: str, config: Mapping[str, Any] | None = None) -> Method:
     return method
 
 
-__all__ = ["METHODS", "Method", "build_method"]
+__all__ = ["METHODS", "Method", "build_method", "from_official"]

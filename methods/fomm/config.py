@@ -1,0 +1,86 @@
+"""FOMM configuration: the ``model_params`` schema of the official YAML files, plus animation/loss options."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from bench.config import from_dict
+
+
+@dataclass
+class CommonParams:
+    num_kp: int
+    num_channels: int = 3
+    estimate_jacobian: bool = True
+
+
+@dataclass
+class KPDetectorParams:
+    block_expansion: int
+    max_features: int
+    num_blocks: int
+    temperature: float = 0.1
+    scale_factor: float = 1.0
+    single_jacobian_map: bool = False
+    pad: int = 0
+
+
+@dataclass
+class DenseMotionParams:
+    block_expansion: int
+    max_features: int
+    num_blocks: int
+    scale_factor: float = 1.0
+    kp_variance: float = 0.01
+
+
+@dataclass
+class GeneratorParams:
+    block_expansion: int
+    max_features: int
+    num_down_blocks: int
+    num_bottleneck_blocks: int
+    estimate_occlusion_map: bool = False
+    dense_motion_params: DenseMotionParams | None = None
+
+
+@dataclass
+class AnimationParams:
+    """FOMM's ``normalize_kp`` options used by :meth:`FOMM.animate` (official demo defaults)."""
+    adapt_movement_scale: bool = True
+    use_relative_movement: bool = True
+    use_relative_jacobian: bool = True
+
+
+@dataclass
+class TransformParams:
+    sigma_affine: float = 0.05
+    sigma_tps: float = 0.005
+    points_tps: int = 5
+
+
+@dataclass
+class LossParams:
+    """Official ``train_params`` loss weights; ``pretrained_vgg: false`` uses a random VGG (tests only)."""
+    scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
+    perceptual: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
+    equivariance_value: float = 10.0
+    equivariance_jacobian: float = 10.0
+    transform_params: TransformParams = field(default_factory=TransformParams)
+    pretrained_vgg: bool = True
+
+
+@dataclass
+class FOMMConfig:
+    common_params: CommonParams
+    kp_detector_params: KPDetectorParams
+    generator_params: GeneratorParams
+    #: accepted for compatibility with the official files; no discriminator is built
+    discriminator_params: dict[str, Any] | None = None
+    animation: AnimationParams = field(default_factory=AnimationParams)
+    losses: LossParams = field(default_factory=LossParams)
+
+
+def fomm_config(data: Mapping[str, Any]) -> FOMMConfig:
+    """Validate an official-style FOMM ``model_params`` mapping (errors name the offending key)."""
+    return from_dict(FOMMConfig, data)

@@ -1,0 +1,104 @@
+"""MRAA configuration: the ``model_params`` schema of the official YAML files, plus animation/loss options."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from bench.config import from_dict
+from bench.errors import ConfigError
+from bench.methods.fomm.config import TransformParams
+
+BG_TYPES = ("zero", "affine", "perspective")
+ANIMATION_MODES = ("standard", "relative", "avd")
+
+
+@dataclass
+class RegionPredictorParams:
+    block_expansion: int
+    max_features: int
+    num_blocks: int
+    temperature: float = 0.1
+    scale_factor: float = 1.0
+    pca_based: bool = True
+    fast_svd: bool = False
+    pad: int = 3
+
+
+@dataclass
+class BGPredictorParams:
+    block_expansion: int
+    max_features: int
+    num_blocks: int
+    bg_type: str = "zero"
+
+
+@dataclass
+class PixelwiseFlowParams:
+    block_expansion: int
+    max_features: int
+    num_blocks: int
+    scale_factor: float = 1.0
+    region_var: float = 0.01
+    use_covar_heatmap: bool = False
+    use_deformed_source: bool = True
+    estimate_occlusion_map: bool = False
+
+
+@dataclass
+class GeneratorParams:
+    block_expansion: int
+    max_features: int
+    num_down_blocks: int
+    num_bottleneck_blocks: int
+    skips: bool = False
+    pixelwise_flow_predictor_params: PixelwiseFlowParams | None = None
+
+
+@dataclass
+class AVDParams:
+    id_bottle_size: int = 64
+    pose_bottle_size: int = 64
+
+
+@dataclass
+class AnimationParams:
+    """MRAA's ``animate_params``: ``mode`` is 'relative', 'avd' or 'standard' (absolute)."""
+    mode: str = "relative"
+    adapt_movement_scale: bool = True
+
+
+@dataclass
+class LossParams:
+    """Official ``train_params`` loss weights; ``pretrained_vgg: false`` uses a random VGG (tests only)."""
+    scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
+    perceptual: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
+    equivariance_shift: float = 10.0
+    equivariance_affine: float = 10.0
+    transform_params: TransformParams = field(default_factory=TransformParams)
+    pretrained_vgg: bool = True
+
+
+@dataclass
+class MRAAConfig:
+    num_regions: int
+    region_predictor_params: RegionPredictorParams
+    generator_params: GeneratorParams
+    bg_predictor_params: BGPredictorParams
+    num_channels: int = 3
+    estimate_affine: bool = True
+    revert_axis_swap: bool = True
+    avd_network_params: AVDParams = field(default_factory=AVDParams)
+    animation: AnimationParams = field(default_factory=AnimationParams)
+    losses: LossParams = field(default_factory=LossParams)
+
+
+def mraa_config(data: Mapping[str, Any]) -> MRAAConfig:
+    """Validate an official-style MRAA ``model_params`` mapping (errors name the offending key)."""
+    cfg = from_dict(MRAAConfig, data)
+    if cfg.bg_predictor_params.bg_type not in BG_TYPES:
+        raise ConfigError(f"config key 'bg_predictor_params.bg_type': {cfg.bg_predictor_params.bg_type!r} "
+                          f"is not one of {', '.join(BG_TYPES)}")
+    if cfg.animation.mode not in ANIMATION_MODES:
+        raise ConfigError(f"config key 'animation.mode': {cfg.animation.mode!r} is not one of "
+                          f"{', '.join(ANIMATION_MODES)}")
+    return cfg

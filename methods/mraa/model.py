@@ -1,0 +1,101 @@
+"""MRAA as a :class:`bench.methods.base.Method`."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from bench.errors import ConfigError
+from bench.methods.base import Method
+from bench.methods.fomm.training import PerceptualTerm, match_batch, random_transform
+from bench.methods.losses import keypoint_equivariance_loss
+from bench.methods.mraa.animation import animation_region_params
+from bench.methods.mraa.config import MRAAConfig, mraa_config
+from bench.methods.mraa.networks import (AVDNetwork, BGMotionPredictor, Generator, RegionPredictor,
+                                         revert_axis_swap)
+
+
+class MRAA(Method):
+    """Motion Representations for Articulated Animation: PCA regions, background motion, skip generator."""
+
+    name = "mraa"
+
+    def __init__(self, config: MRAAConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.region_predictor = RegionPredictor(c.num_regions, c.num_channels, c.estimate_affine,
+                                                c.region_predictor_params)
+        self.bg_predictor = BGMotionPredictor(c.num_channels, c.bg_predictor_params)
+        self.generator = Generator(c.num_regions, c.num_channels, c.revert_axis_swap, c.generator_params)
+        self.avd_network = AVDNetwork(c.num_regions, c.revert_axis_swap, c.avd_network_params)
+        self._perceptual = PerceptualTerm(c.losses.scales, c.losses.perceptual, c.losses.pretrained_vgg)
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The sub-networks under their official checkpoint names."""
+        return {"generator": self.generator, "region_predictor": self.region_predictor,
+                "bg_predictor": self.bg_predictor, "avd_network": self.avd_network}
+
+    def forward_details(self, source: torch.Tensor, driving: torch.Tensor, with_avd: bool = False) -> dict[str, Any]:
+        """Reconstruction forward pass with every intermediate: ``source_region_params``,
+        ``driving_region_params``, ``bg_params``, ``optical_flow``, ``mask``, ``occlusion_map``,
+        ``deformed``, ``prediction`` (and ``avd_region_params`` when ``with_avd``)."""
+        source = match_batch(source, driving)
+        src = self.region_predictor(source)
+        drv = self.region_predictor(driving)
+        bg_params = self.bg_predictor(source, driving)
+        out = self.generator(source, drv, src, bg_params)
+        details = {"source_region_params": src, "driving_region_params": drv, "bg_params": bg_params, **out}
+        if with_avd:
+            details["avd_region_params"] = self.avd_network(src, drv)
+        return details
+
+    def generate(self, source: torch.Tensor, driving: torch.Tensor, refs: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_details(source, driving)["prediction"]
+
+    def animate(self, source: torch.Tensor, driving: torch.Tensor, driving_initial: torch.Tensor,
+                refs: torch.Tensor | None = None) -> torch.Tensor:
+        """Animation in ``config.animation.mode`` ('relative', 'avd' or 'standard'), without background motion."""
+        source = match_batch(source, driving)
+        driving_initial = match_batch(driving_initial, driving)
+        src = self.region_predictor(source)
+        params = animation_region_params(src, self.region_predictor(driving), self.region_predictor(driving_initial),
+                                         self.config.animation.mode, self.avd_network,
+                                         self.config.animation.adapt_movement_scale)
+        return self.generator(source, params, src)["prediction"]
+
+    def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weighted perceptual reconstruction and region shift / affine equivariance losses."""
+        weights = self.config.losses
+        source, driving = batch["source"], batch["driving"]
+        details = self.forward_details(source, driving)
+        out = {"perceptual": self._perceptual(details["prediction"], driving)}
+        if weights.equivariance_shift or weights.equivariance_affine:
+            transform = random_transform(driving, **dataclasses.asdict(weights.transform_params))
+            drv = details["driving_region_params"]
+            drv_t = self.region_predictor(transform.transform_frame(driving))
+            if weights.equivariance_shift:
+                out["equivariance_shift"] = weights.equivariance_shift * keypoint_equivariance_loss(
+                    drv["shift"], drv_t["shift"], transform)
+            if weights.equivariance_affine and "affine" in drv:
+                out["equivariance_affine"] = weights.equivariance_affine * self._affine_equivariance(
+                    drv["affine"], drv_t, transform)
+        return out
+
+    def _affine_equivariance(self, affine: torch.Tensor, transformed: dict[str, torch.Tensor], transform) -> torch.Tensor:
+        """mean |I - A^-1 dT A'|, with the PCA axis-sign ambiguity removed when ``revert_axis_swap``."""
+        mapped = torch.matmul(transform.jacobian(transformed["shift"]), transformed["affine"])
+        value = torch.matmul(torch.inverse(affine), mapped)
+        if self.config.revert_axis_swap:
+            value = revert_axis_swap(value, value)
+        eye = torch.eye(2, dtype=value.dtype, device=value.device)
+        return (eye - value).abs().mean()
+
+
+def build_mraa(config: Mapping[str, Any] | None) -> MRAA:
+    """Registry factory: MRAA from an official-style ``model_params`` mapping."""
+    if not config:
+        raise ConfigError("mraa needs model_params (e.g. configs/methods/mraa/vox.yaml)")
+    return MRAA(mraa_config(config))
