@@ -20,6 +20,9 @@ class FOMM(Method):
     """First Order Motion Model: keypoints with local Jacobians drive an occlusion-aware generator."""
 
     name = "fomm"
+    #: config switches shown by ``bench methods list``
+    toggles = ("common_params.estimate_jacobian", "generator_params.estimate_occlusion_map",
+               "animation.adapt_movement_scale", "animation.use_relative_movement", "animation.use_relative_jacobian")
 
     def __init__(self, config: FOMMConfig) -> None:
         super().__init__()

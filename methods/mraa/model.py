@@ -21,6 +21,9 @@ class MRAA(Method):
     """Motion Representations for Articulated Animation: PCA regions, background motion, skip generator."""
 
     name = "mraa"
+    #: config switches shown by ``bench methods list``
+    toggles = ("region_predictor_params.pca_based", "revert_axis_swap", "bg_predictor_params.bg_type",
+               "generator_params.skips", "animation.mode", "animation.adapt_movement_scale")
 
     def __init__(self, config: MRAAConfig) -> None:
         super().__init__()
