@@ -1,0 +1,80 @@
+"""The paper's published results (``configs/published/*.yaml``) as rows shaped like tracked runs.
+
+Each YAML holds one table: ``table`` (its name), ``source``, ``labels`` (row labels the paper
+uses), ``defaults`` (tag values shared by all rows) and ``rows``: tag values (method, dataset,
+task, train_dataset, variant, num_refs) and metric values, ``<metric>_best`` for the numbers in
+parentheses, ``null`` plus ``na: {metric: reason}`` where a metric does not apply.
+The frame has the columns of :func:`bench.reports.runs.load_runs` with ``origin = "reported"``.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.config import config_path, load_yaml
+from bench.errors import ConfigError
+from bench.reports.runs import NA_PREFIX, runs_frame
+
+TABLES = ("table1", "generality", "ablation", "nviews")
+_ROW_TAGS = {"method", "dataset", "train_dataset", "task", "variant", "num_refs"}
+
+
+def published_path(table: str) -> Path:
+    return config_path("published", f"{table}.yaml")
+
+
+def _row_record(table: str, defaults: dict[str, Any], row: dict[str, Any], where: str) -> dict[str, Any]:
+    merged = {**defaults, **row}
+    na = merged.pop("na", None) or {}
+    record: dict[str, Any] = {"table": table, "origin": "reported", "kind": "eval", "status": "complete",
+                              "run_id": f"reported:{table}:{where}"}
+    for key, value in merged.items():
+        if key in _ROW_TAGS:
+            record[key] = value
+        elif value is None:
+            if key not in na:
+                raise ConfigError(f"{where}: '{key}' is null without a reason under 'na'")
+            record[key] = float("nan")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            record[key] = float(value)
+        else:
+            raise ConfigError(f"{where}: '{key}' must be a number or null, got {value!r}")
+    for metric, reason in na.items():
+        record[NA_PREFIX + metric] = str(reason)
+    missing = [t for t in ("method", "dataset", "task") if not record.get(t)]
+    if missing:
+        raise ConfigError(f"{where}: missing '{missing[0]}'")
+    record.setdefault("train_dataset", record["dataset"])
+    return record
+
+
+def load_table(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One published table: its rows as a frame and its row labels."""
+    data = load_yaml(path)
+    table = data.get("table") or Path(path).stem
+    defaults = data.get("defaults") or {}
+    rows = data.get("rows")
+    if not isinstance(rows, list) or not rows:
+        raise ConfigError(f"{path}: 'rows' must be a non-empty list")
+    records = [_row_record(table, defaults, row, f"{path} row {i + 1}") for i, row in enumerate(rows)]
+    return runs_frame(records), {str(k): str(v) for k, v in (data.get("labels") or {}).items()}
+
+
+@lru_cache(maxsize=None)
+def _cached(table: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    return load_table(published_path(table))
+
+
+def load_published(table: str) -> pd.DataFrame:
+    """Rows of a shipped published table (``table1``, ``generality``, ``ablation``, ``nviews``)."""
+    if table not in TABLES:
+        raise ConfigError(f"no published table '{table}'; choose from: {', '.join(TABLES)}")
+    return _cached(table)[0].copy()
+
+
+def published_labels(table: str) -> dict[str, str]:
+    """The paper's row labels of ``table`` (method or variant name -> label)."""
+    return dict(_cached(table)[1])

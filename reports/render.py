@@ -1,0 +1,142 @@
+"""Render a :class:`~bench.reports.tables.Table` as LaTeX (booktabs), Markdown or CSV."""
+from __future__ import annotations
+
+import io
+from typing import Callable
+
+import pandas as pd
+
+from bench.reports.metric_info import format_value, higher_is_better
+from bench.reports.tables import Cell, Column, Row, Table
+
+TABLE_BEGIN = "% motionbench:table-begin"
+TABLE_END = "% motionbench:table-end"
+
+
+def legend(table: Table) -> str:
+    """What arrows, bold, parentheses, N/A and reported rows mean in ``table``."""
+    ranked = "measured value (reported rows are not ranked)" if table.has_measured else "value"
+    return (f"Arrows: lower (down) or higher (up) is better. Bold: best {ranked} per group and metric. "
+            "Parentheses: best over the reference images (one-shot methods). N/A: the metric does not apply; "
+            "--: no run." + (" Rows marked (reported) are published numbers." if table.has_measured else ""))
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _arrow(metric: str, latex: bool) -> str:
+    up = higher_is_better(metric)
+    if latex:
+        return r"($\uparrow$)" if up else r"($\downarrow$)"
+    return "↑" if up else "↓"
+
+
+def _cell_text(row: Row, column: Column, bold: Callable[[str], str], missing: str) -> str:
+    """``a`` or ``a/b`` for pairs, `` (best)`` when any best-of-references value exists."""
+    cells: list[Cell] = [row.cells[(column.task, m)] for m in column.metrics]
+    if all(c.value is None and c.na is None for c in cells):
+        return missing
+    parts = []
+    for metric, cell in zip(column.metrics, cells):
+        text = format_value(metric, cell.value)
+        parts.append(bold(text) if cell.bold else text)
+    text = "/".join(parts)
+    if any(c.best is not None for c in cells):
+        text += " (" + "/".join(format_value(m, c.best) for m, c in zip(column.metrics, cells)) + ")"
+    return text
+
+
+def _header_arrow(column: Column, latex: bool) -> str:
+    return _arrow(column.metrics[0], latex)
+
+
+def to_latex(table: Table, document: bool = True) -> str:
+    """booktabs tabular in a ``table`` float; a complete article when ``document`` (compiles as is)."""
+    ncols = 2 + len(table.columns)
+    lines = [TABLE_BEGIN, r"\begin{table}[ht]", r"\centering", r"\small",
+             r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
+             r"\begin{tabular}{ll" + "c" * len(table.columns) + "}", r"\toprule"]
+    spans, rules, start = [" ", " "], [], 3
+    for title, width in table.spans:
+        spans.append(rf"\multicolumn{{{width}}}{{c}}{{{title}}}")
+        rules.append(rf"\cmidrule(lr){{{start}-{start + width - 1}}}")
+        start += width
+    lines.append(" & ".join(spans) + r" \\")
+    lines.append("".join(rules))
+    header = [table.group_header, table.row_header] + [
+        f"{latex_escape(c.header)} {_header_arrow(c, True)}" for c in table.columns]
+    lines.append(" & ".join(header) + r" \\")
+    lines.append(r"\midrule")
+    for g, group in enumerate(table.groups):
+        if g:
+            lines.append(r"\midrule")
+        for i, row in enumerate(group.rows):
+            if i and row.origin != group.rows[i - 1].origin:
+                lines.append(rf"\cmidrule(l){{2-{ncols}}}")
+            first = latex_escape(group.lines[i]) if i < len(group.lines) else ""
+            if i == len(group.rows) - 1 and len(group.lines) > i + 1:
+                first = " ".join(latex_escape(x) for x in group.lines[i:])
+            cells = [_cell_text(row, c, lambda t: rf"\textbf{{{t}}}", "--") for c in table.columns]
+            lines.append(" & ".join([first, latex_escape(row.label)] + cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}}",
+              rf"\caption{{{latex_escape(table.caption)} {latex_escape(legend(table))}}}",
+              r"\end{table}", TABLE_END]
+    body = "\n".join(lines) + "\n"
+    if not document:
+        return body
+    return ("\\documentclass{article}\n\\usepackage[landscape,margin=1cm]{geometry}\n"
+            "\\usepackage{booktabs}\n\\usepackage{graphicx}\n\\pagestyle{empty}\n"
+            "\\begin{document}\n" + body + "\\end{document}\n")
+
+
+def _joined(lines: list[str]) -> str:
+    """``VoxCeleb (507)``; other second lines after a comma: ``Nemo (124), trained on VoxCeleb``."""
+    out = lines[0] if lines else ""
+    for line in lines[1:]:
+        out += (" " if line.startswith("(") else ", ") + line
+    return out
+
+
+def to_markdown(table: Table) -> str:
+    """Pipe table; task prefixes ("Rec.", "Anim.") replace the two-level header."""
+    prefix = {"reconstruction": "Rec.", "animation": "Anim."}
+    header = [table.group_header, table.row_header] + [
+        f"{prefix[c.task]} {c.header} {_header_arrow(c, False)}" for c in table.columns]
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + [":---:"] * len(table.columns)) + "|"]
+    for group in table.groups:
+        for i, row in enumerate(group.rows):
+            first = _joined(group.lines) if i == 0 else ""
+            cells = [_cell_text(row, c, lambda t: f"**{t}**", "–") for c in table.columns]
+            out.append("| " + " | ".join([first, row.label] + cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def to_frame(table: Table) -> pd.DataFrame:
+    """Machine-readable view: one line per row with raw values, best-of-references and N/A reasons."""
+    records = []
+    for group in table.groups:
+        for row in group.rows:
+            record = {"group": _joined(group.lines), "label": row.label, "origin": row.origin,
+                      **{k: (None if v is pd.NA else v) for k, v in row.keys.items()}}
+            for column in table.columns:
+                for metric in column.metrics:
+                    cell = row.cells[(column.task, metric)]
+                    name = f"{column.task}.{metric}"
+                    record[name] = cell.value
+                    record[f"{name}_best"] = cell.best
+                    record[f"{name}_na"] = cell.na if cell.value is None else None
+            records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def to_csv(table: Table) -> str:
+    buffer = io.StringIO()
+    to_frame(table).to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+RENDERERS = {"tex": to_latex, "md": to_markdown, "csv": to_csv}

@@ -1,0 +1,79 @@
+"""Tracked runs as a pandas DataFrame: one row per MLflow run, ``mb.*`` tags as columns.
+
+Columns: ``run_id``, ``run_name``, ``start_time``, ``origin`` (``measured``), the tag columns
+of :data:`TAG_COLUMNS`, one column per logged metric (``l1``, ``l1_std``, ``l1_best``, ...) and
+``na.<metric>`` holding the reason a metric is not available.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from bench import tracking
+
+TAG_COLUMNS = ("kind", "method", "dataset", "train_dataset", "task", "variant", "num_refs", "seed", "status", "run_key")
+#: identity of a cell of the benchmark (the regression gate keys its baseline on it)
+RUN_KEY = ("method", "dataset", "task", "variant")
+DEFAULT_VARIANTS = ("default", "full")
+NA_PREFIX = "na."
+
+
+def run_record(run: Any) -> dict[str, Any]:
+    """One MLflow ``Run`` as a flat dict of tags, metrics and N/A reasons."""
+    tags = run.data.tags
+    record: dict[str, Any] = {
+        "run_id": run.info.run_id,
+        "run_name": tags.get("mlflow.runName", ""),
+        "start_time": pd.Timestamp(run.info.start_time, unit="ms", tz="UTC"),
+        "origin": "measured",
+        "artifact_uri": run.info.artifact_uri,
+    }
+    for name in TAG_COLUMNS:
+        record[name] = tags.get(tracking.TAG_PREFIX + name)
+    for key, value in tags.items():
+        if key.startswith(tracking.TAG_PREFIX + NA_PREFIX):
+            record[key[len(tracking.TAG_PREFIX):]] = value
+    record.update(run.data.metrics)
+    return record
+
+
+def runs_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """DataFrame from run records with typed columns (num_refs / seed as nullable integers)."""
+    frame = pd.DataFrame(list(records))
+    for name in ("run_id", "run_name", "origin", *TAG_COLUMNS):
+        if name not in frame:
+            frame[name] = None
+    for name in ("num_refs", "seed"):
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("Int64")
+    return frame
+
+
+def load_runs(kind: str | None = "eval", complete_only: bool = True, **filter_tags: str) -> pd.DataFrame:
+    """Runs of the tracking store (``MLFLOW_TRACKING_URI`` or ./mlflow.db), newest first."""
+    runs = tracking.find_runs(filter_tags, kind=kind)
+    frame = runs_frame(run_record(r) for r in runs)
+    if complete_only and len(frame):
+        frame = frame[frame["status"] == "complete"]
+    return frame.reset_index(drop=True)
+
+
+def metric_names(frame: pd.DataFrame) -> list[str]:
+    """Plain metric columns present in ``frame`` (no ``_std``/``_best`` suffix, no tag column)."""
+    skip = {"run_id", "run_name", "start_time", "origin", "artifact_uri", "table", "label", *TAG_COLUMNS}
+    names = []
+    for column in frame.columns:
+        if column in skip or column.startswith(NA_PREFIX) or column.endswith(("_std", "_best")):
+            continue
+        if pd.api.types.is_numeric_dtype(frame[column]):
+            names.append(column)
+    return names
+
+
+def latest(frame: pd.DataFrame, keys: Iterable[str] = RUN_KEY) -> pd.DataFrame:
+    """Newest run per combination of ``keys`` (missing tag values count as their own value)."""
+    if frame.empty:
+        return frame
+    keys = list(keys)
+    ordered = frame.sort_values("start_time", ascending=False, kind="stable")
+    return ordered.drop_duplicates(subset=keys, keep="first").reset_index(drop=True)

@@ -1,0 +1,309 @@
+"""The paper's table layouts built from run frames: groups of rows, cells, bold for the best.
+
+Measured rows (tracked runs) and reported rows (``configs/published``) never compete: when a
+table holds measured rows, only they are bolded and reported rows follow them in each group,
+labelled "(reported)"; a table of reported rows alone (``--reported-only``) bolds among them,
+as the paper does. A cell shows the mean, the best-of-references mean in parentheses when the
+run has one, ``N/A`` with a reason when the metric does not apply and ``--`` when no run of
+that task exists for the row.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+
+from bench.errors import UserError
+from bench.reports.metric_info import is_better, label
+from bench.reports.runs import DEFAULT_VARIANTS, NA_PREFIX
+
+TASKS = {"reconstruction": "Video Reconstruction", "animation": "Image Animation"}
+DATASET_ORDER = ("vox", "dfdc", "nemo", "fashion", "aist", "taichi", "bair", "mgif")
+METHOD_ORDER = ("copy-source", "fomm", "mraa", "fv2v", "sadm")
+METHOD_LABELS = {"copy-source": "Copy source", "fomm": "FOMM", "mraa": "MRAA", "fv2v": "face-vid2vid", "sadm": "SADM"}
+VARIANT_ORDER = ("full", "no_motion_evolution", "no_appearance_assist", "no_multiview_fusion")
+VARIANT_LABELS = {"default": "Full", "full": "Full", "no_motion_evolution": "w/o Mot. Evol.",
+                  "no_appearance_assist": "w/o App. Assist.", "no_multiview_fusion": "w/o Mult. Fus."}
+#: the paper's number of reference views; preferred when a cell has runs with several N
+PAPER_NUM_REFS = 3
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: one metric, or the MS-SSIM / SSIM pair shown as ``a/b``."""
+
+    task: str
+    metrics: tuple[str, ...]
+
+    @property
+    def header(self) -> str:
+        return "MS-/SSIM" if self.metrics == ("ms_ssim", "ssim") else label(self.metrics[0])
+
+
+RECONSTRUCTION_COLUMNS = tuple(Column("reconstruction", m) for m in
+                               (("l1",), ("lpips",), ("fid",), ("ms_ssim", "ssim"), ("psnr",), ("akd",)))
+ANIMATION_COLUMNS = (Column("animation", ("fid",)), Column("animation", ("csim",)))
+FULL_COLUMNS = RECONSTRUCTION_COLUMNS + ANIMATION_COLUMNS
+
+
+@dataclass
+class Cell:
+    """Value of one metric in one row; ``na`` is the reason when not applicable."""
+
+    value: float | None = None
+    best: float | None = None
+    na: str | None = None
+    bold: bool = False
+
+
+@dataclass
+class Row:
+    label: str
+    origin: str
+    keys: dict[str, Any]
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+
+
+@dataclass
+class Group:
+    lines: list[str]
+    rows: list[Row]
+
+
+@dataclass
+class Table:
+    name: str
+    caption: str
+    group_header: str
+    row_header: str
+    columns: tuple[Column, ...]
+    groups: list[Group]
+
+    @property
+    def has_measured(self) -> bool:
+        return any(r.origin == "measured" for g in self.groups for r in g.rows)
+
+    @property
+    def spans(self) -> list[tuple[str, int]]:
+        """(task title, number of columns) for the header above the metric columns."""
+        out: list[tuple[str, int]] = []
+        for column in self.columns:
+            title = TASKS[column.task]
+            if out and out[-1][0] == title:
+                out[-1] = (title, out[-1][1] + 1)
+            else:
+                out.append((title, 1))
+        return out
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one table selects runs, groups them and names its rows."""
+
+    name: str
+    caption: str
+    group_header: str
+    row_header: str
+    columns: tuple[Column, ...]
+    group_keys: tuple[str, ...]
+    row_keys: tuple[str, ...]
+    select: Callable[[pd.DataFrame], pd.DataFrame]
+    group_lines: Callable[[dict[str, Any]], list[str]]
+    row_label: Callable[[dict[str, Any], dict[str, str]], str]
+    row_order: Callable[[dict[str, Any]], tuple]
+
+
+def dataset_title_count(name: str) -> tuple[str, int | None]:
+    """Title and test-split size of a registered dataset (the name itself when unknown)."""
+    from bench.datasets import DATASETS, get_dataset
+
+    if name not in DATASETS:
+        return name, None
+    spec = get_dataset(name)
+    return spec.title, spec.test_count
+
+
+def _dataset_lines(name: str) -> list[str]:
+    """The paper's Table 1 style: title, then the test count in parentheses below it."""
+    title, count = dataset_title_count(name)
+    return [title, f"({count})"] if count else [title]
+
+
+def _titled(name: str) -> str:
+    title, count = dataset_title_count(name)
+    return f"{title} ({count})" if count else title
+
+
+def _order(sequence: tuple[str, ...], value: Any) -> tuple[int, str]:
+    text = "" if _missing(value) else str(value)
+    return (sequence.index(text) if text in sequence else len(sequence), text)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _is_default_variant(frame: pd.DataFrame) -> pd.Series:
+    return frame["variant"].isna() | frame["variant"].isin(DEFAULT_VARIANTS)
+
+
+def _same_train(frame: pd.DataFrame) -> pd.Series:
+    return frame["train_dataset"].isna() | (frame["train_dataset"] == frame["dataset"])
+
+
+def _method_label(keys: dict[str, Any], labels: dict[str, str]) -> str:
+    method = keys["method"]
+    return labels.get(method) or METHOD_LABELS.get(method, method)
+
+
+def _select_table1(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[_is_default_variant(frame) & _same_train(frame)]
+
+
+def _select_generality(frame: pd.DataFrame) -> pd.DataFrame:
+    crossed = frame["train_dataset"].notna() & (frame["train_dataset"] != frame["dataset"])
+    return frame[crossed & _is_default_variant(frame) & (frame["task"] == "reconstruction")]
+
+
+def _select_ablation(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every variant of a (method, dataset) that has at least one variant besides the default."""
+    frame = frame[_same_train(frame)]
+    ablated = frame[~_is_default_variant(frame)][["method", "dataset"]].drop_duplicates()
+    return frame.merge(ablated, on=["method", "dataset"])
+
+
+def _select_nviews(frame: pd.DataFrame) -> pd.DataFrame:
+    """Default-variant runs of a (method, dataset) evaluated with at least two values of N."""
+    frame = frame[_is_default_variant(frame) & _same_train(frame) & frame["num_refs"].notna()]
+    counts = frame.groupby(["method", "dataset"])["num_refs"].nunique()
+    several = counts[counts >= 2].reset_index()[["method", "dataset"]]
+    return frame.merge(several, on=["method", "dataset"])
+
+
+SPECS: dict[str, TableSpec] = {
+    "table1": TableSpec(
+        "table1", "Video reconstruction and image animation per dataset (test videos in parentheses).",
+        "Dataset", "Method", FULL_COLUMNS, ("dataset",), ("method",), _select_table1,
+        lambda k: _dataset_lines(k["dataset"]),
+        _method_label, lambda k: _order(METHOD_ORDER, k["method"])),
+    "generality": TableSpec(
+        "generality", "Model generality: reconstruction by models trained on one dataset, tested on another.",
+        "Dataset", "Method", RECONSTRUCTION_COLUMNS, ("train_dataset", "dataset"), ("method", "num_refs"),
+        _select_generality,
+        lambda k: [_titled(k["dataset"]), f"trained on {dataset_title_count(k['train_dataset'])[0]}"],
+        _method_label,
+        lambda k: (_order(METHOD_ORDER, k["method"]), -1 if _missing(k["num_refs"]) else int(k["num_refs"]))),
+    "ablation": TableSpec(
+        "ablation", "Ablations: variants of one method on one dataset.",
+        "Dataset", "Model", FULL_COLUMNS, ("dataset", "method"), ("variant",), _select_ablation,
+        lambda k: [_titled(k["dataset"]), METHOD_LABELS.get(k["method"], k["method"])],
+        lambda k, labels: labels.get(str(k["variant"])) or VARIANT_LABELS.get(str(k["variant"]), str(k["variant"])),
+        lambda k: _order(VARIANT_ORDER, "full" if k["variant"] in DEFAULT_VARIANTS else k["variant"])),
+    "nviews": TableSpec(
+        "nviews", "Number of additional source views N.",
+        "Dataset", "N", FULL_COLUMNS, ("dataset", "method"), ("num_refs",), _select_nviews,
+        lambda k: [_titled(k["dataset"]), METHOD_LABELS.get(k["method"], k["method"])],
+        lambda k, labels: str(k["num_refs"]),
+        lambda k: (int(k["num_refs"]),)),
+}
+
+
+def _prefer(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One run per ``keys``: the paper's N when there is a choice, then the newest."""
+    if frame.empty:
+        return frame
+    ranked = frame.assign(
+        _paper_n=(frame["num_refs"] == PAPER_NUM_REFS).fillna(False).astype(int),
+        _time=frame["start_time"] if "start_time" in frame else pd.NaT,
+    ).sort_values(["_paper_n", "_time"], ascending=False, kind="stable", na_position="last")
+    return ranked.drop_duplicates(subset=keys, keep="first").drop(columns=["_paper_n", "_time"])
+
+
+def _cell(run: pd.Series | None, metric: str, task: str) -> Cell:
+    if run is None:
+        return Cell()
+    value = run.get(metric)
+    na = run.get(NA_PREFIX + metric)
+    best = run.get(f"{metric}_best")
+    value = None if _missing(value) else float(value)
+    best = None if _missing(best) else float(best)
+    na = None if _missing(na) else str(na)
+    if value is None and na is None:
+        na = f"{metric} not logged for {task}"
+    return Cell(value=value, best=best, na=na)
+
+
+def _rows(spec: TableSpec, frame: pd.DataFrame, origin: str, labels: dict[str, str], suffix: str) -> dict[tuple, list[Row]]:
+    """Rows per group key from the selected runs of one origin."""
+    frame = spec.select(frame)
+    keys = list(spec.group_keys + spec.row_keys)
+    frame = _prefer(frame, keys + ["task"])
+    out: dict[tuple, list[Row]] = {}
+    for values, runs in frame.groupby(keys, dropna=False, sort=False):
+        key_map = dict(zip(keys, values))
+        by_task = {run["task"]: run for _, run in runs.iterrows()}
+        row = Row(spec.row_label(key_map, labels) + suffix, origin, key_map)
+        for column in spec.columns:
+            for metric in column.metrics:
+                row.cells[(column.task, metric)] = _cell(by_task.get(column.task), metric, column.task)
+        out.setdefault(tuple(key_map[k] for k in spec.group_keys), []).append(row)
+    for rows in out.values():
+        rows.sort(key=lambda r: spec.row_order(r.keys))
+        _disambiguate(rows, suffix)
+    return out
+
+
+def _disambiguate(rows: list[Row], suffix: str) -> None:
+    """Rows of one group that share a label (same method, several N) get ``(N=n)`` appended."""
+    seen: dict[str, int] = {}
+    for row in rows:
+        seen[row.label] = seen.get(row.label, 0) + 1
+    for row in rows:
+        if seen[row.label] > 1 and not _missing(row.keys.get("num_refs")):
+            base = row.label[: len(row.label) - len(suffix)] if suffix else row.label
+            row.label = f"{base} (N={row.keys['num_refs']}){suffix}"
+
+
+def _mark_best(rows: list[Row], columns: tuple[Column, ...]) -> None:
+    """Bold the best value per metric among ``rows`` (ties all bold; needs two or more values)."""
+    for column in columns:
+        for metric in column.metrics:
+            cells = [r.cells[(column.task, metric)] for r in rows]
+            values = [c.value for c in cells if c.value is not None]
+            if len(values) < 2:
+                continue
+            best = values[0]
+            for value in values[1:]:
+                if is_better(metric, value, best):
+                    best = value
+            for c in cells:
+                c.bold = c.value is not None and c.value == best
+
+
+def build_table(name: str, measured: pd.DataFrame | None, reported: pd.DataFrame | None = None,
+                reported_labels: dict[str, str] | None = None) -> Table:
+    """Table ``name`` from measured runs and (optionally) reported rows.
+
+    With measured rows, reported rows are shown only for groups that also have measured rows.
+    """
+    if name not in SPECS:
+        raise UserError(f"unknown table '{name}'; choose from: {', '.join(SPECS)}")
+    spec = SPECS[name]
+    measured_rows = _rows(spec, measured, "measured", {}, "") if measured is not None and len(measured) else {}
+    reported_rows: dict[tuple, list[Row]] = {}
+    if reported is not None and len(reported):
+        suffix = " (reported)" if measured_rows else ""
+        labels = (reported_labels or {}) if not measured_rows else {}
+        reported_rows = _rows(spec, reported, "reported", labels, suffix)
+    group_keys = list(measured_rows) if measured_rows else list(reported_rows)
+    group_keys.sort(key=lambda g: tuple(_order(DATASET_ORDER, v) for v in g))
+    groups = []
+    for key in group_keys:
+        mine = measured_rows.get(key, [])
+        theirs = reported_rows.get(key, [])
+        _mark_best(mine or theirs, spec.columns)
+        first = (mine or theirs)[0]
+        groups.append(Group(spec.group_lines(first.keys), mine + theirs))
+    return Table(spec.name, spec.caption, spec.group_header, spec.row_header, spec.columns, groups)
