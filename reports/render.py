@@ -139,4 +139,17 @@ def to_csv(table: Table) -> str:
     return buffer.getvalue()
 
 
+def frame_to_markdown(frame: pd.DataFrame) -> str:
+    """Pipe table of a DataFrame (floats with 4 significant digits, missing values empty)."""
+    def text(value: object) -> str:
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            return ""
+        return f"{value:.4g}" if isinstance(value, float) else str(value).replace("|", "/")
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(text(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS = {"tex": to_latex, "md": to_markdown, "csv": to_csv}

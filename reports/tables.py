@@ -221,6 +221,11 @@ def _prefer(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return ranked.drop_duplicates(subset=keys, keep="first").drop(columns=["_paper_n", "_time"])
 
 
+def table1_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The run behind each (dataset, method, task) cell of Table 1."""
+    return _prefer(_select_table1(frame), ["dataset", "method", "task"]).reset_index(drop=True)
+
+
 def _cell(run: pd.Series | None, metric: str, task: str) -> Cell:
     if run is None:
         return Cell()

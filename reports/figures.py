@@ -1,0 +1,151 @@
+"""Figures (seaborn, Agg backend), each saved as PNG and PDF.
+
+- ``nviews``: every metric against the number of reference views N (the paper's Table 4);
+- ``ablation``: one bar per variant and metric (Table 3);
+- ``per_video_<dataset>_<task>``: distribution of each metric over the videos, per method,
+  read from the ``per_video.csv`` artifact of each run.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from bench.reports.metric_info import METRIC_INFO, label
+from bench.reports.render import to_frame
+from bench.reports.tables import Table
+
+PER_VIDEO_FILE = "per_video.csv"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(grid: Any, out_dir: Path, stem: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix in (".png", ".pdf"):
+        path = out_dir / f"{stem}{suffix}"
+        grid.savefig(path, dpi=150, bbox_inches="tight")
+        paths.append(path)
+    _pyplot().close(grid.figure if hasattr(grid, "figure") else grid)
+    return paths
+
+
+def table_long(table: Table) -> pd.DataFrame:
+    """The table's values in long form: group, label, origin, keys, task, metric, value."""
+    wide = to_frame(table)
+    if wide.empty:
+        return wide
+    value_columns = [c for c in wide.columns if "." in c and not c.endswith(("_best", "_na"))]
+    id_columns = [c for c in wide.columns if c not in value_columns and not c.endswith(("_best", "_na"))]
+    long = wide.melt(id_vars=id_columns, value_vars=value_columns, var_name="column", value_name="value")
+    long[["task", "metric"]] = long["column"].str.split(".", n=1, expand=True)
+    long["panel"] = long["task"].str[:5].str.capitalize() + ". " + long["metric"].map(label)
+    return long.dropna(subset=["value"]).drop(columns="column")
+
+
+def nviews_figure(table: Table, out_dir: Path) -> list[Path]:
+    """Line plot of each metric against N, one panel per (task, metric), one line per group."""
+    import seaborn as sns
+
+    data = table_long(table)
+    if data.empty:
+        return []
+    data["num_refs"] = data["num_refs"].astype(int)
+    data["series"] = data["group"] + data["origin"].map({"measured": "", "reported": " (reported)"})
+    grid = sns.relplot(data=data, x="num_refs", y="value", hue="series", col="panel", col_wrap=4, kind="line",
+                       marker="o", height=2.4, aspect=1.2, facet_kws={"sharey": False})
+    grid.set_axis_labels("N (reference views)", "")
+    grid.set_titles("{col_name}")
+    return _save(grid, out_dir, "nviews")
+
+
+def ablation_figure(table: Table, out_dir: Path) -> list[Path]:
+    """Bars of each metric per variant, one panel per (task, metric)."""
+    import seaborn as sns
+
+    data = table_long(table)
+    if data.empty:
+        return []
+    grid = sns.catplot(data=data, x="label", y="value", hue="group", col="panel", col_wrap=4, kind="bar",
+                       height=2.6, aspect=1.2, sharey=False)
+    grid.set_axis_labels("", "")
+    grid.set_titles("{col_name}")
+    for axis in grid.axes.flat:
+        axis.tick_params(axis="x", labelrotation=30)
+    return _save(grid, out_dir, "ablation")
+
+
+def find_artifact(run_id: str, name: str = PER_VIDEO_FILE) -> str | None:
+    """Artifact path of the first file called ``name`` in a run (searched breadth first)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    pending = [None]
+    while pending:
+        folder = pending.pop(0)
+        for info in client.list_artifacts(run_id, folder):
+            if info.is_dir:
+                pending.append(info.path)
+            elif Path(info.path).name == name:
+                return info.path
+    return None
+
+
+def per_video_frame(runs: pd.DataFrame, fetch: Callable[[str], pd.DataFrame | None] | None = None) -> pd.DataFrame:
+    """Per-video metric values of ``runs`` in long form: method, dataset, task, video, metric, value."""
+    fetch = fetch or _fetch_per_video
+    parts = []
+    for _, run in runs.iterrows():
+        table = fetch(run["run_id"])
+        if table is None or table.empty:
+            continue
+        metrics = [c for c in table.columns if c in METRIC_INFO]
+        video = "video" if "video" in table.columns else table.columns[0]
+        long = table.melt(id_vars=[video], value_vars=metrics, var_name="metric", value_name="value")
+        long = long.rename(columns={video: "video"}).dropna(subset=["value"])
+        parts.append(long.assign(method=run["method"], dataset=run["dataset"], task=run["task"]))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _fetch_per_video(run_id: str) -> pd.DataFrame | None:
+    import mlflow
+
+    from bench import tracking
+
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    path = find_artifact(run_id)
+    if path is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tmp)
+        return pd.read_csv(local)
+
+
+def per_video_figures(data: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """One figure per (dataset, task): box plot of every metric over videos, per method."""
+    import seaborn as sns
+
+    paths: list[Path] = []
+    if data.empty:
+        return paths
+    data = data.assign(panel=data["metric"].map(label))
+    for (dataset, task), part in data.groupby(["dataset", "task"], sort=True):
+        grid = sns.catplot(data=part, x="method", y="value", col="panel", col_wrap=4, kind="box",
+                           height=2.6, aspect=1.1, sharey=False)
+        grid.set_axis_labels("", "")
+        grid.set_titles("{col_name}")
+        grid.figure.suptitle(f"{dataset}: {task}, per video", y=1.03)
+        for axis in grid.axes.flat:
+            axis.tick_params(axis="x", labelrotation=30)
+        paths += _save(grid, out_dir, f"per_video_{dataset}_{task}")
+    return paths
