@@ -14,7 +14,8 @@ def animation_region_params(source: Regions, driving: Regions, driving_initial: 
     """Region parameters that move the source as the driving video moves.
 
     * ``standard``: the driving regions as they are (absolute).
-    * ``relative``: shift ``s + scale * (d - d0)``, affine ``A_d A_d0^-1 A_s``.
+    * ``relative``: shift ``s + scale * (d - d0)``, affine ``A_d A_d0^-1 A_s``; the covariance
+      (used by covariance heatmaps) stays the driving one, as in the official code.
     * ``avd``: the AVD network combines the source shape with the driving pose.
     """
     if mode == "standard":

@@ -1,0 +1,113 @@
+"""FOMM: official checkpoint layout, official-code fixtures, relative animation, losses."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench.errors import ConfigError
+from bench.methods import build_method, from_official
+from bench.methods.fomm import normalize_kp
+from bench.methods.fomm.animation import movement_scale
+from bench.methods.presets import load_model_params
+from tests.fomm_mraa_reference import load_fixture, load_spec, max_errors, spec_names, state_shapes_on_meta
+
+
+@pytest.mark.parametrize("stem", spec_names("fomm") or ["fomm-vox-256"])
+def test_official_config_builds_exactly_the_checkpoint_keys_and_shapes(shared_dir, stem):
+    spec = load_spec(shared_dir, stem)
+    got = state_shapes_on_meta("fomm", spec["model_params"])
+    assert set(got) == set(spec["state_dict_shapes"])
+    for net, expected in spec["state_dict_shapes"].items():
+        assert got[net] == expected, f"{stem} {net}: keys/shapes differ"
+
+
+def test_shipped_presets_equal_the_official_model_params(shared_dir):
+    for stem in spec_names("fomm"):
+        dataset = stem.split("-")[1]
+        assert load_model_params("fomm", dataset) == load_spec(shared_dir, stem)["model_params"]
+
+
+@pytest.mark.parametrize("name", ["fomm-face", "fomm-body"])
+def test_reproduces_the_official_forward_pass(shared_dir, name):
+    fx = load_fixture(shared_dir, name)
+    model = from_official("fomm", fx["model_params"], fx["state_dict"])
+    with torch.no_grad():
+        got = model.forward_details(fx["inputs"]["source"], fx["inputs"]["driving"])
+    errors = max_errors(got, fx["outputs"])
+    assert set(errors) >= {"kp_source.value", "kp_source.jacobian", "kp_driving.value", "kp_driving.jacobian",
+                           "prediction", "occlusion_map", "deformed", "mask"}
+    assert max(errors.values()) < 1e-4, errors
+    torch.testing.assert_close(model.generate(fx["inputs"]["source"], fx["inputs"]["driving"]),
+                               fx["outputs"]["prediction"], atol=1e-4, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def face_model():
+    from tests.conftest import SHARED
+    if not SHARED.is_dir():
+        pytest.skip(f"shared test material not found at {SHARED}")
+    fx = load_fixture(SHARED, "fomm-face")
+    return from_official("fomm", fx["model_params"], fx["state_dict"]), fx
+
+
+def test_relative_animation_with_driving_equal_to_initial_keeps_source_keypoints(face_model):
+    model, fx = face_model
+    source, driving = fx["inputs"]["source"], fx["inputs"]["driving"]
+    with torch.no_grad():
+        kp_source, kp_driving = model.kp_detector(source), model.kp_detector(driving)
+        kp_norm = normalize_kp(kp_source, kp_driving, kp_driving)
+        torch.testing.assert_close(kp_norm["value"], kp_source["value"])
+        torch.testing.assert_close(kp_norm["jacobian"], kp_source["jacobian"], atol=1e-5, rtol=1e-5)
+        # so the animated frame is the source re-rendered through its own keypoints
+        animated = model.animate(source, driving, driving)
+        expected = model.generator(source, kp_source, kp_source)["prediction"]
+    torch.testing.assert_close(animated, expected, atol=1e-5, rtol=0)
+
+
+def test_relative_movement_is_scaled_by_the_hull_size_ratio():
+    kp_initial = torch.tensor([[[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]])
+    kp_source = {"value": kp_initial * 2}  # twice as large: area x4, scale x2
+    kp_d0 = {"value": kp_initial}
+    kp_d = {"value": kp_initial + torch.tensor([0.1, -0.05])}
+    assert movement_scale(kp_source["value"], kp_d0["value"]).item() == pytest.approx(2.0)
+    out = normalize_kp(kp_source, kp_d, kp_d0)
+    torch.testing.assert_close(out["value"], kp_source["value"] + 2 * torch.tensor([0.1, -0.05]))
+    fixed = normalize_kp(kp_source, kp_d, kp_d0, adapt_movement_scale=False)
+    torch.testing.assert_close(fixed["value"], kp_source["value"] + torch.tensor([0.1, -0.05]))
+    absolute = normalize_kp(kp_source, kp_d, kp_d0, use_relative_movement=False)
+    assert absolute["value"] is kp_d["value"]
+
+
+def test_relative_jacobian_composes_driving_change_with_source():
+    rot = torch.tensor([[0.0, -1.0], [1.0, 0.0]])
+    j_s, j_d0 = torch.diag(torch.tensor([2.0, 1.0])), torch.eye(2)
+    kp = torch.tensor([[[0.0, 0.0], [0.5, 0.0], [0.0, 0.5]]])
+    out = normalize_kp({"value": kp, "jacobian": j_s.expand(1, 3, 2, 2)},
+                       {"value": kp, "jacobian": rot.expand(1, 3, 2, 2)},
+                       {"value": kp, "jacobian": j_d0.expand(1, 3, 2, 2)})
+    torch.testing.assert_close(out["jacobian"], (rot @ j_s).expand(1, 3, 2, 2))
+
+
+def test_losses_are_finite_and_train_every_network():
+    params = load_model_params("fomm", "synthetic")
+    model = build_method("fomm", params).train()
+    torch.manual_seed(0)
+    batch = {"source": torch.rand(2, 3, 64, 64), "driving": torch.rand(2, 3, 64, 64)}
+    losses = model.losses(batch)
+    assert set(losses) == {"perceptual", "equivariance_value", "equivariance_jacobian"}
+    assert all(torch.isfinite(v) and v.ndim == 0 for v in losses.values())
+    sum(losses.values()).backward()
+    for net in ("kp_detector", "generator"):
+        grads = [p.grad for p in getattr(model, net).parameters()]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads), net
+    # the frozen VGG is not part of the method's parameters or checkpoint
+    assert not any(k.startswith("_perceptual") or "vgg" in k for k in model.state_dict())
+
+
+def test_config_errors_name_the_key():
+    params = load_model_params("fomm", "synthetic")
+    bad = {**params, "kp_detector_params": {**params["kp_detector_params"], "num_blockz": 3}}
+    with pytest.raises(ConfigError, match="kp_detector_params.num_blockz"):
+        build_method("fomm", bad)
+    with pytest.raises(ConfigError, match="common_params.num_kp"):
+        build_method("fomm", {**params, "common_params": {"num_kp": "ten"}})

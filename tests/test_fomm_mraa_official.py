@@ -1,0 +1,81 @@
+"""from_official: dict and file checkpoints, safe loading, mismatch errors; 'bench methods list'."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench.cli import main
+from bench.errors import UserError
+from bench.methods import from_official
+from bench.methods.official import CheckpointError
+from tests.fomm_mraa_reference import load_fixture
+
+
+class NotATensor:
+    """Something a weights-only load refuses."""
+
+
+@pytest.fixture
+def mraa_fixture(shared_dir):
+    return load_fixture(shared_dir, "mraa-face")
+
+
+def test_loads_from_a_dict_and_from_a_file_identically_in_eval_mode(mraa_fixture, tmp_path):
+    fx = mraa_fixture
+    path = tmp_path / "mraa.pth.tar"
+    # an official checkpoint also holds optimizer state and epochs, which are ignored
+    torch.save({**fx["state_dict"], "epoch_reconstruction": 3, "optimizer_reconstruction": {"state": {}}}, path)
+    from_dict = from_official("mraa", fx["model_params"], fx["state_dict"])
+    from_file = from_official("mraa", fx["model_params"], str(path))
+    assert not from_dict.training and not from_file.training and from_file.name == "mraa"
+    with torch.no_grad():
+        a = from_dict.generate(fx["inputs"]["source"], fx["inputs"]["driving"])
+        b = from_file.generate(fx["inputs"]["source"], fx["inputs"]["driving"])
+    assert torch.equal(a, b)
+    torch.testing.assert_close(a, fx["outputs"]["prediction"], atol=1e-4, rtol=0)
+
+
+def test_pickled_objects_need_trusted(mraa_fixture, tmp_path):
+    fx = mraa_fixture
+    path = tmp_path / "pickled.pth.tar"
+    torch.save({**fx["state_dict"], "extra": NotATensor()}, path)
+    with pytest.raises(CheckpointError, match="trusted=True"):
+        from_official("mraa", fx["model_params"], path)
+    assert from_official("mraa", fx["model_params"], path, trusted=True).name == "mraa"
+
+
+def test_mismatched_checkpoint_is_one_line_naming_keys(shared_dir):
+    face, body = load_fixture(shared_dir, "fomm-face"), load_fixture(shared_dir, "fomm-body")
+    with pytest.raises(UserError) as err:  # 4 keypoints in the file, 5 in the config
+        from_official("fomm", face["model_params"], body["state_dict"])
+    message = str(err.value)
+    assert "\n" not in message and "generator" in message and "dense_motion_network" in message
+    renamed = {**face["state_dict"], "kp_detector": {("x" + k): v for k, v in face["state_dict"]["kp_detector"].items()}}
+    with pytest.raises(UserError, match="missing predictor.encoder.*unexpected xpredictor"):
+        from_official("fomm", face["model_params"], renamed)
+    with pytest.raises(UserError, match="no 'kp_detector'"):
+        from_official("fomm", face["model_params"], {"generator": face["state_dict"]["generator"]})
+    with pytest.raises(UserError, match="not found"):
+        from_official("fomm", face["model_params"], "/nonexistent/vox-cpk.pth.tar")
+    with pytest.raises(UserError, match="no official checkpoint format"):
+        from_official("sadm", face["model_params"], face["state_dict"])
+
+
+def test_corrupt_file_is_a_user_error(tmp_path, shared_dir):
+    path = tmp_path / "broken.pth.tar"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="cannot read checkpoint|trusted"):
+        from_official("fomm", load_fixture(shared_dir, "fomm-face")["model_params"], path)
+
+
+def test_methods_list_counts_parameters_of_the_dataset_preset(capsys):
+    assert main(["methods", "list", "--dataset", "synthetic"]) == 0
+    out = capsys.readouterr().out
+    from bench.methods import build_method
+    from bench.methods.presets import load_model_params
+    for name in ("fomm", "mraa"):
+        count = build_method(name, load_model_params(name, "synthetic")).num_parameters()
+        assert f"{count:,}" in out
+    assert "animation.mode=relative" in out
+    assert main(["methods", "list", "--dataset", "ted"]) == 0
+    assert "no preset" in capsys.readouterr().out  # FOMM has no TED config
