@@ -40,8 +40,8 @@ def read_checkpoint(path: str | Path, trusted: bool = False) -> dict[str, Any]:
     try:
         data = torch.load(p, map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as exc:
-        if trusted:
-            raise CheckpointError(f"cannot read checkpoint {p}: {exc}") from None
+        if trusted or "Unsupported global" not in str(exc):
+            raise CheckpointError(f"cannot read checkpoint {p}: not a PyTorch checkpoint or corrupt") from None
         raise CheckpointError(f"checkpoint {p} holds objects other than tensors and needs a full pickle load, "
                               "which can run code: pass trusted=True (--trusted) only if you trust the file") from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
