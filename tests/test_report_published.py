@@ -1,0 +1,153 @@
+"""The paper's Tables 1-4 shipped as data: known numbers, N/A reasons, and a cell-by-cell check
+of Table 1 against the paper text in ../shared."""
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from bench.errors import ConfigError
+from bench.reports.published import TABLES, load_published, load_table
+
+PAPER = "paper/000_447f444f8eb49cc2.txt"
+PAPER_METHODS = {"FOMM [37]": "fomm", "AA [38]": "mraa", "f-v2v [44]": "fv2v", "Ours": "sadm"}
+PAPER_DATASETS = {"VoxCeleb": "vox", "DFDC": "dfdc", "Nemo": "nemo", "Fashion": "fashion", "AIST": "aist",
+                  "Tai-Chi-HD": "taichi", "Bair": "bair", "MGif": "mgif"}
+RECON_ORDER = ("l1", "lpips", "fid", "ms_ssim/ssim", "psnr", "akd")
+
+
+def _value(frame, column, **where):
+    rows = frame
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
+    assert len(rows) == 1, where
+    return rows.iloc[0][column]
+
+
+def test_known_paper_numbers():
+    t1 = load_published("table1")
+    assert _value(t1, "l1", method="sadm", dataset="vox", task="reconstruction") == pytest.approx(0.027)
+    assert _value(t1, "fid", method="fomm", dataset="dfdc", task="reconstruction") == pytest.approx(61.59)
+    assert _value(t1, "fid_best", method="fomm", dataset="dfdc", task="reconstruction") == pytest.approx(51.59)
+    assert _value(t1, "csim", method="mraa", dataset="dfdc", task="animation") == pytest.approx(0.73)
+    # face-vid2vid: VoxCeleb only, LPIPS not reported
+    assert set(t1[t1["method"] == "fv2v"]["dataset"]) == {"vox"}
+    assert math.isnan(_value(t1, "lpips", method="fv2v", task="reconstruction"))
+    assert "face-vid2vid" in _value(t1, "na.lpips", method="fv2v", task="reconstruction")
+    assert len(t1) == 2 * (3 * 8 + 1)
+    gen = load_published("generality")
+    assert set(gen["train_dataset"]) == {"vox"}
+    assert _value(gen, "l1", method="sadm", dataset="nemo", num_refs=0) == pytest.approx(0.0159)
+    abl = load_published("ablation")
+    assert _value(abl, "fid", variant="no_multiview_fusion", task="animation") == pytest.approx(80.34)
+    nv = load_published("nviews")
+    assert sorted(set(nv["num_refs"])) == [1, 2, 3, 4, 5, 6]
+    # the full model is the same row in Tables 1, 3 and 4
+    for frame in (abl[abl["variant"] == "full"], nv[nv["num_refs"] == 3]):
+        assert _value(frame, "psnr", task="reconstruction") == _value(t1, "psnr", method="sadm", dataset="dfdc",
+                                                                       task="reconstruction")
+    for table in TABLES:
+        assert load_published(table)["origin"].eq("reported").all()
+
+
+def _numbers(cell: str) -> tuple[list[float], list[float]]:
+    """'0.84/0.75 (0.87/0.78)' -> ([0.84, 0.75], [0.87, 0.78]); the Ours '(0.97) 0.94' quirk -> plain."""
+    if cell == "N/A":
+        return [], []
+    quirk = re.fullmatch(r"\(([\d.]+)\) ([\d.]+)", cell)
+    if quirk:
+        return [float(quirk[1]), float(quirk[2])], []
+    match = re.fullmatch(r"([\d./]+)(?: \(([\d./]+)\))?", cell)
+    assert match, cell
+    plain = [float(x) for x in match[1].split("/")]
+    best = [float(x) for x in match[2].split("/")] if match[2] else []
+    return plain, best
+
+
+def test_table1_matches_the_paper_text_cell_by_cell(shared_dir):
+    lines = (shared_dir / PAPER).read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Dataset\tMethod\tVideo Reconstruction"))
+    t1 = load_published("table1")
+    dataset, checked = None, 0
+    for line in lines[start + 2:]:
+        if not line.strip():
+            break
+        cells = line.split("\t")
+        if cells[0]:
+            dataset = PAPER_DATASETS[cells[0].split(" (")[0]]
+        method = PAPER_METHODS[cells[1]]
+        rec = t1[(t1.method == method) & (t1.dataset == dataset) & (t1.task == "reconstruction")].iloc[0]
+        ani = t1[(t1.method == method) & (t1.dataset == dataset) & (t1.task == "animation")].iloc[0]
+        columns = [(rec, m) for m in RECON_ORDER] + [(ani, "fid"), (ani, "csim")]
+        for (run, names), cell in zip(columns, cells[2:]):
+            plain, best = _numbers(cell.strip())
+            names = names.split("/")
+            if not plain:
+                assert all(math.isnan(run[n]) and isinstance(run[f"na.{n}"], str) for n in names), (dataset, method, names)
+                continue
+            assert [run[n] for n in names] == pytest.approx(plain), (dataset, method, names)
+            for n, b in zip(names, best):
+                assert run[f"{n}_best"] == pytest.approx(b), (dataset, method, n)
+            checked += 1
+    # every printed number cell: 25 rows x 8 cells less the N/A ones (AKD and CSIM of the 3 BAIR and
+    # 3 MGif rows, LPIPS of face-vid2vid)
+    assert checked == 25 * 8 - (2 * 3 * 2 + 1)
+
+
+def test_null_without_reason_is_rejected(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("table: x\nrows:\n  - {method: a, dataset: b, task: reconstruction, l1: null}\n")
+    with pytest.raises(ConfigError, match="null without a reason"):
+        load_table(path)
+
+
+def _paper_rows(lines: list[str], header: str, skip: int) -> list[list[str]]:
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + skip:]:
+        if not line.strip():
+            break
+        rows.append([c.strip() for c in line.split("\t")])
+    return rows
+
+
+def _check_row(task_rows: dict[str, object], cells: list[str], with_animation: bool) -> int:
+    columns = [("reconstruction", m) for m in RECON_ORDER] + ([("animation", "fid"), ("animation", "csim")]
+                                                             if with_animation else [])
+    checked = 0
+    for (task, names), cell in zip(columns, cells):
+        plain, _ = _numbers(cell)
+        run = task_rows[task]
+        names = names.split("/")
+        if plain:
+            assert [run[n] for n in names] == pytest.approx(plain), (names, cells)
+            checked += 1
+        else:
+            assert all(math.isnan(run[n]) for n in names)
+    return checked
+
+
+def test_tables_2_3_4_match_the_paper_text(shared_dir):
+    lines = (shared_dir / PAPER).read_text().splitlines()
+    gen, abl, nv = load_published("generality"), load_published("ablation"), load_published("nviews")
+    checked, dataset = 0, None
+    for cells in _paper_rows(lines, "Dataset\tMethod\tL1", 1):
+        dataset = PAPER_DATASETS[cells[0].split(" (")[0]] if cells[0] else dataset
+        refs = 0 if cells[1] == "Ours (0)" else 3
+        row = gen[(gen.method == PAPER_METHODS[cells[1].replace(" (0)", "")]) & (gen.dataset == dataset)
+                  & (gen.num_refs == refs)]
+        checked += _check_row({"reconstruction": row.iloc[0]}, cells[2:], with_animation=False)
+    variants = {"Full": "full", "w/o Mot. Evol.": "no_motion_evolution", "w/o App. Assist.": "no_appearance_assist",
+                "w/o Mult. Fus.": "no_multiview_fusion"}
+    for cells in _paper_rows(lines, "Model\tReconstruction", 2):
+        rows = abl[abl.variant == variants[cells[0]]]
+        checked += _check_row({t: rows[rows.task == t].iloc[0] for t in ("reconstruction", "animation")},
+                              cells[1:], with_animation=True)
+    for cells in _paper_rows(lines, "N\tReconstruction", 2):
+        if not cells[0].rstrip("*").isdigit():
+            break
+        rows = nv[nv.num_refs == int(cells[0].rstrip("*"))]
+        checked += _check_row({t: rows[rows.task == t].iloc[0] for t in ("reconstruction", "animation")},
+                              cells[1:], with_animation=True)
+    assert checked == 7 * 6 - 3 + 4 * 8 + 6 * 8  # MGif AKD is N/A in Table 2
