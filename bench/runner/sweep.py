@@ -1,0 +1,160 @@
+"""``bench sweep``: a grid of runs (methods x datasets x variants) from one YAML file.
+
+Experiment file::
+
+    name: table1                      # names the output folder runs/<name>/...
+    methods: [fomm, mraa, sadm]
+    datasets: [vox, nemo]
+    <run option>: value               # defaults for every cell (see CELL_KEYS)
+    variants:                         # optional; default one variant 'default'
+      - name: full
+      - name: no_motion_evolution
+        set: [motion_evolution=false] # --set overrides of this variant
+        checkpoint: checkpoints/{method}-{dataset}-{variant}.pt
+
+String values may use ``{method}``, ``{dataset}``, ``{variant}``, ``{refs}`` and ``{name}``. The
+output folder defaults to ``runs/<name>/<dataset>/<method>-<variant>[-n<refs>]/<task>``. Each cell runs
+its tasks one by one; a task whose ``mb.run_key`` already has a run with
+``mb.status=complete`` is skipped, so a sweep that stopped half-way continues where it was.
+"""
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from bench import tracking
+from bench.config import load_yaml
+from bench.errors import ConfigError, UserError
+from bench.runner.settings import RunSettings
+
+#: run options a sweep file or variant may set (RunSettings fields; ``set`` is ``overrides``)
+CELL_KEYS = ("root", "checkpoint", "official", "config", "set", "task", "refs", "seed", "metrics", "strict",
+             "save_videos", "max_videos", "pairs", "num_pairs", "best_of_refs", "batch_size", "train_dataset",
+             "weights_dir", "trusted", "out")
+TOP_KEYS = ("name", "description", "methods", "datasets", "variants", *CELL_KEYS)
+
+
+@dataclass
+class Job:
+    """One task of one cell of the grid."""
+
+    settings: RunSettings
+    task: str
+
+    @property
+    def label(self) -> str:
+        s = self.settings
+        refs = "" if s.refs is None else f" N={s.refs}"
+        return f"{s.method}/{s.dataset}/{s.variant}{refs}/{self.task}"
+
+
+def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (valid: {', '.join(allowed)})")
+
+
+def _as_list(value: Any, key: str, where: str) -> list:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: '{key}' must be a non-empty list")
+    return value
+
+
+def _fill(value: Any, fields: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        try:
+            return value.format(**fields)
+        except (KeyError, IndexError) as exc:
+            raise ConfigError(f"placeholder {exc} in '{value}' (use {{method}}, {{dataset}}, {{variant}}, {{refs}}, {{name}})") from None
+    if isinstance(value, list):
+        return [_fill(v, fields) for v in value]
+    return value
+
+
+def _settings(method: str, dataset: str, variant: str, options: Mapping[str, Any], name: str) -> RunSettings:
+    refs = options.get("refs")
+    fields = {"method": method, "dataset": dataset, "variant": variant, "name": name, "refs": "" if refs is None else refs}
+    values = {k: _fill(v, fields) for k, v in options.items()}
+    if "set" in values:
+        values["overrides"] = [str(v) for v in _as_list(values.pop("set"), "set", f"variant {variant}")]
+    if isinstance(values.get("metrics"), str):
+        values["metrics"] = [m.strip() for m in values["metrics"].split(",") if m.strip()]
+    values.setdefault("out", f"runs/{name}/{dataset}/{method}-{variant}" + ("" if refs is None else f"-n{refs}"))
+    try:
+        settings = RunSettings(method=method, dataset=dataset, variant=variant, **values)
+    except TypeError as exc:
+        raise ConfigError(f"sweep cell {method}/{dataset}/{variant}: {exc}") from None
+    settings.validate()
+    return settings
+
+
+def load_sweep(path: str | Path) -> list[Job]:
+    """The jobs of an experiment file, in grid order (variant, dataset, method, task)."""
+    data = load_yaml(path)
+    where = str(path)
+    _check_keys(data, TOP_KEYS, where)
+    for key in ("methods", "datasets"):
+        if key not in data:
+            raise ConfigError(f"{where}: missing key '{key}'")
+    name = str(data.get("name") or Path(path).stem)
+    defaults = {k: v for k, v in data.items() if k in CELL_KEYS}
+    variants = data.get("variants") or [{"name": "default"}]
+    if not isinstance(variants, list):
+        raise ConfigError(f"{where}: 'variants' must be a list of mappings with a 'name'")
+    jobs: list[Job] = []
+    for variant in variants:
+        if not isinstance(variant, Mapping) or "name" not in variant:
+            raise ConfigError(f"{where}: each variant needs a 'name'")
+        _check_keys(variant, ("name", *CELL_KEYS), f"{where}, variant {variant['name']}")
+        options = {**defaults, **{k: v for k, v in variant.items() if k != "name"}}
+        for dataset in _as_list(data["datasets"], "datasets", where):
+            for method in _as_list(data["methods"], "methods", where):
+                base = _settings(method, dataset, str(variant["name"]), options, name)
+                for task in base.tasks():
+                    single = dataclasses.replace(base, task=task, out=str(Path(base.out_dir()) / task))
+                    jobs.append(Job(single, task))
+    return jobs
+
+
+def command_line(settings: RunSettings) -> str:
+    """The ``bench run`` command equivalent to ``settings``."""
+    defaults = RunSettings(method=settings.method, dataset=settings.dataset)
+    parts = ["bench", "run", "--method", settings.method, "--dataset", settings.dataset]
+    flags = {"root": "--root", "checkpoint": "--checkpoint", "official": "--official", "config": "--config",
+             "task": "--task", "refs": "--refs", "seed": "--seed", "out": "--out", "variant": "--variant",
+             "max_videos": "--max-videos", "pairs": "--pairs", "num_pairs": "--num-pairs",
+             "batch_size": "--batch-size", "train_dataset": "--train-dataset", "weights_dir": "--weights-dir",
+             "save_videos": "--save-videos"}
+    for field, flag in flags.items():
+        value = getattr(settings, field)
+        if value != getattr(defaults, field) and value is not None:
+            parts += [flag, str(value)]
+    for item in settings.overrides:
+        parts += ["--set", item]
+    if settings.metrics is not None:
+        parts += ["--metrics", ",".join(settings.metrics)]
+    for field, flag in (("strict", "--strict"), ("trusted", "--trusted")):
+        if getattr(settings, field):
+            parts.append(flag)
+    if not settings.best_of_refs:
+        parts.append("--no-best-of-refs")
+    return shlex.join(parts)
+
+
+def job_status(job: Job) -> tuple[str, str | None]:
+    """``('complete', run_key)``, ``('pending', run_key)`` or ``('error: <reason>', None)``."""
+    from bench.runner.engine import task_run_key
+    from bench.runner.loading import plan_method
+
+    try:
+        key = task_run_key(job.settings, plan_method(job.settings), job.task)
+    except UserError as exc:
+        return f"error: {exc}", None
+    done = tracking.find_runs({"run_key": key, "status": "complete"})
+    return ("complete" if done else "pending"), key
+
