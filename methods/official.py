@@ -43,7 +43,7 @@ def read_checkpoint(path: str | Path, trusted: bool = False) -> dict[str, Any]:
         if trusted or "Unsupported global" not in str(exc):
             raise CheckpointError(f"cannot read checkpoint {p}: not a PyTorch checkpoint or corrupt") from None
         raise CheckpointError(f"checkpoint {p} holds objects other than tensors and needs a full pickle load, "
-                              "which can run code: pass trusted=True (--trusted) only if you trust the file") from None
+                              "which can run code: pass trusted=True only if you trust the file") from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read checkpoint {p}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
     if not isinstance(data, Mapping):

@@ -41,4 +41,4 @@ def max_errors(got: Any, expected: Any, prefix: str = "") -> dict[str, float]:
             out.update(max_errors(got[key], value, f"{prefix}{key}."))
         return out
     assert got.shape == expected.shape, f"{prefix[:-1]}: shape {tuple(got.shape)} != {tuple(expected.shape)}"
-    return {prefix[:-1]: (got.float() - expected.float()).abs().max().item()}
+    return {prefix[:-1]: (got.detach().float().cpu() - expected.float()).abs().max().item()}

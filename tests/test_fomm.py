@@ -111,3 +111,17 @@ def test_config_errors_name_the_key():
         build_method("fomm", bad)
     with pytest.raises(ConfigError, match="common_params.num_kp"):
         build_method("fomm", {**params, "common_params": {"num_kp": "ten"}})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_reproduces_the_official_forward_pass_on_cuda(shared_dir, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    fx = load_fixture(shared_dir, "fomm-body")
+    model = from_official("fomm", fx["model_params"], fx["state_dict"]).cuda()
+    with torch.no_grad():
+        got = model.forward_details(fx["inputs"]["source"].cuda(), fx["inputs"]["driving"].cuda())
+        animated = model.animate(fx["inputs"]["source"].cuda(), fx["inputs"]["driving"].cuda(),
+                                 fx["inputs"]["source"].cuda())
+    errors = max_errors({k: got[k] for k in fx["outputs"]}, fx["outputs"])
+    assert max(errors.values()) < 1e-4, errors
+    assert animated.is_cuda and torch.isfinite(animated).all()

@@ -118,3 +118,17 @@ def test_config_errors_name_the_key():
         build_method("mraa", {**params, "bg_predictor_params": {**params["bg_predictor_params"], "bg_type": "tps"}})
     with pytest.raises(ConfigError, match="animation.mode"):
         build_method("mraa", {**params, "animation": {"mode": "absolute"}})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_reproduces_the_official_forward_pass_on_cuda(shared_dir, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    fx = load_fixture(shared_dir, "mraa-face")
+    model = from_official("mraa", fx["model_params"], fx["state_dict"]).cuda()
+    source, driving = fx["inputs"]["source"].cuda(), fx["inputs"]["driving"].cuda()
+    with torch.no_grad():
+        got = model.forward_details(source, driving, with_avd=True)
+        animated = model.animate(source, driving, source)
+    errors = max_errors({k: got[k] for k in fx["outputs"]}, fx["outputs"])
+    assert max(errors.values()) < 1e-4, errors
+    assert animated.is_cuda and torch.isfinite(animated).all()

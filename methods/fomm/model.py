@@ -12,7 +12,7 @@ from bench.methods.base import Method
 from bench.methods.fomm.animation import normalize_kp
 from bench.methods.fomm.config import FOMMConfig, fomm_config
 from bench.methods.fomm.networks import KPDetector, OcclusionAwareGenerator
-from bench.methods.fomm.training import PerceptualTerm, match_batch, random_transform
+from bench.methods.fomm.shared import PerceptualTerm, match_batch, random_transform
 from bench.methods.losses import jacobian_equivariance_loss, keypoint_equivariance_loss
 
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from bench.errors import ConfigError
 from bench.methods.base import Method
-from bench.methods.fomm.training import PerceptualTerm, match_batch, random_transform
+from bench.methods.fomm.shared import PerceptualTerm, match_batch, random_transform
 from bench.methods.losses import keypoint_equivariance_loss
 from bench.methods.mraa.animation import animation_region_params
 from bench.methods.mraa.config import MRAAConfig, mraa_config

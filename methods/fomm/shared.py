@@ -1,4 +1,5 @@
-"""Loss helpers shared by FOMM and MRAA (the perceptual network lives outside the model's state)."""
+"""Helpers FOMM and MRAA share: the perceptual loss term (kept out of the model state), random
+equivariance transforms, and broadcasting one source over a batch."""
 from __future__ import annotations
 
 import torch
