@@ -1,7 +1,7 @@
 """Batched SSIM and MS-SSIM in torch.
 
-SSIM uses an 11-tap Gaussian window (sigma 1.5) applied as a separable 'valid' convolution,
-constants K1 = 0.01, K2 = 0.03 and data range 1, averaged over the map and the RGB channels:
+SSIM uses an 11-tap Gaussian window (sigma 1.5) applied as a separable 'valid' filter,
+constants K1 = 0.01, K2 = 0.03 and data range 1, in float64, averaged over the map and the RGB channels:
 the definition of Wang et al. (2004) as computed by scikit-image (``gaussian_weights=True,
 use_sample_covariance=False``) and pytorch_msssim. MS-SSIM (Wang et al. 2003) uses 5 scales
 with the standard weights, 2x2 average-pool downsampling and the contrast-structure term at the
@@ -30,40 +30,59 @@ def gaussian_window(size: int = WINDOW_SIZE, sigma: float = SIGMA, device: torch
     return (window / window.sum()).to(device=device, dtype=dtype)
 
 
-def _blur(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """Separable depthwise Gaussian filter, 'valid' (no padding)."""
-    channels = x.shape[1]
+def valid_filter_matrix(window: torch.Tensor, n: int) -> torch.Tensor:
+    """``n x (n - taps + 1)`` banded matrix whose right-product is a 'valid' 1-D filtering."""
     taps = window.numel()
-    x = F.conv2d(x, window.view(1, 1, 1, taps).expand(channels, 1, 1, taps), groups=channels)
-    return F.conv2d(x, window.view(1, 1, taps, 1).expand(channels, 1, taps, 1), groups=channels)
+    m = n - taps + 1
+    matrix = torch.zeros(n, m, dtype=window.dtype, device=window.device)
+    columns = torch.arange(m, device=window.device)
+    for i in range(taps):
+        matrix[columns + i, columns] = window[i]
+    return matrix
+
+
+def _blur(maps: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian filter of every ``H x W`` plane of ``maps`` (``... x H x W``), 'valid'.
+
+    Done as two products with banded matrices: BLAS makes this several times faster on CPU
+    than a depthwise convolution, and in float64 it is exact on GPUs too (no TF32).
+    """
+    *lead, h, w = maps.shape
+    rows = valid_filter_matrix(window, h)
+    cols = valid_filter_matrix(window, w)
+    x = (maps.reshape(-1, w) @ cols).reshape(-1, h, cols.shape[1])  # one large GEMM per pass
+    x = (x.transpose(1, 2).reshape(-1, h) @ rows).reshape(-1, cols.shape[1], rows.shape[1])
+    return x.transpose(1, 2).reshape(*lead, rows.shape[1], cols.shape[1])
 
 
 def ssim_and_cs(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor, data_range: float = 1.0
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean SSIM and mean contrast-structure term, each ``B x C``."""
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    mu_x, mu_y = _blur(x, window), _blur(y, window)
-    var_x = _blur(x * x, window) - mu_x**2
-    var_y = _blur(y * y, window) - mu_y**2
-    cov = _blur(x * y, window) - mu_x * mu_y
+    mu_x, mu_y, xx, yy, xy = _blur(torch.stack([x, y, x * x, y * y, x * y]), window)
+    var_x = xx - mu_x**2
+    var_y = yy - mu_y**2
+    cov = xy - mu_x * mu_y
     cs_map = (2 * cov + c2) / (var_x + var_y + c2)
     ssim_map = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1) * cs_map
     return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1)
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """SSIM per image (``B``), averaged over channels, for ``B x C x H x W`` inputs."""
+    """SSIM per image (``B``, float64), averaged over channels, for ``B x C x H x W`` inputs."""
+    x, y = x.double(), y.double()
     window = gaussian_window(device=x.device, dtype=x.dtype)
     return ssim_and_cs(x, y, window, data_range)[0].mean(dim=1)
 
 
 def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0,
             weights: tuple[float, ...] = MS_SSIM_WEIGHTS) -> torch.Tensor:
-    """MS-SSIM per image (``B``); the smaller side must exceed ``(11 - 1) * 2**(scales - 1)``."""
+    """MS-SSIM per image (``B``, float64); the smaller side must exceed ``(11 - 1) * 2**(scales - 1)``."""
     min_side = (WINDOW_SIZE - 1) * 2 ** (len(weights) - 1)
     if min(x.shape[-2:]) <= min_side:
         raise ValueError(f"MS-SSIM with {len(weights)} scales needs frames larger than {min_side} px, "
                          f"got {tuple(x.shape[-2:])}")
+    x, y = x.double(), y.double()
     window = gaussian_window(device=x.device, dtype=x.dtype)
     factors = []
     for scale in range(len(weights)):

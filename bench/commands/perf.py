@@ -1,0 +1,100 @@
+"""``bench perf <what>``: speed benchmarks that print tables (timings never gate tests).
+
+Each sub-verb is one entry of :data:`SUBVERBS`; add a benchmark by adding an entry.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Callable
+
+from bench.commands._common import add_verb
+
+
+@dataclass(frozen=True)
+class PerfVerb:
+    help: str
+    examples: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _metrics_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics", default="l1,psnr,ssim,ms_ssim,lpips,fid,akd,csim",
+                        help="comma-separated metrics to time")
+    parser.add_argument("--frames", type=int, default=32, help="number of 256x256 frames (default 32)")
+    parser.add_argument("--video", metavar="PATH", help="time on the frames of this video (any FOMM format) instead "
+                        "of smooth random frames; detectors need real faces/people to do their full work")
+    parser.add_argument("--domain", default="face", help="domain for AKD/CSIM backends (default face)")
+    parser.add_argument("--weights-dir", metavar="DIR", help="folder searched first for weight files")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--repeats", type=int, default=1, help="timed repeats after a warm-up (best is kept)")
+
+
+def _metrics_run(args: argparse.Namespace) -> int:
+    import torch
+
+    from bench.errors import UserError
+    from bench.metrics import METRICS
+    from bench.metrics.benchmark import metric_throughput, smooth_frames, ssim_vs_skimage
+    from bench.metrics.evaluation import parse_metric_names
+    from bench.utils import pick_device
+
+    if args.frames < 2:
+        raise UserError("--frames must be at least 2")
+    names = parse_metric_names(args.metrics, METRICS.names())
+    device = pick_device(args.device)
+    if args.video:
+        from bench.datasets.video_io import read_video, to_tensor
+
+        real = to_tensor(read_video(args.video, size=256))[: args.frames]
+    else:
+        real = smooth_frames(args.frames)
+    generated = (real + 0.05 * torch.randn(real.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    print(f"device {device}, {len(real)} frames of 256x256, torch threads {torch.get_num_threads()}")
+    print(f"{'metric':8s}  {'frames/s':>9s}  note")
+    for timing in metric_throughput(names, generated, real, args.domain, device, args.weights_dir, args.repeats):
+        fps = f"{timing.frames_per_s:9.1f}" if timing.frames_per_s else f"{'-':>9s}"
+        print(f"{timing.name:8s}  {fps}  {timing.note}")
+    print(f"\n{'metric':8s}  {'batched torch s':>15s}  {'skimage loop s':>14s}  {'speed-up':>8s}")
+    for name, torch_s, sk_s in ssim_vs_skimage(generated, real, device, args.repeats):
+        print(f"{name:8s}  {torch_s:15.4f}  {sk_s:14.4f}  {sk_s / torch_s:7.1f}x")
+    return 0
+
+
+SUBVERBS: dict[str, PerfVerb] = {
+    "metrics": PerfVerb(
+        "frames/s of each metric at 256x256, and batched SSIM/MS-SSIM vs a per-frame scikit-image loop",
+        "  bench perf metrics\n  bench perf metrics --metrics ssim,ms_ssim --frames 64 --device cuda\n"
+        "  bench perf metrics --video data/vox/test/id#0#99.mp4 --metrics akd,csim\n",
+        _metrics_arguments, _metrics_run),
+}
+
+
+def _eval_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.runner.perf import add_arguments
+
+    add_arguments(parser)
+
+
+def _eval_run(args: argparse.Namespace) -> int:
+    from bench.runner.perf import run
+
+    return run(args)
+
+
+SUBVERBS["eval"] = PerfVerb(
+    "end-to-end evaluation frames/s and the share of time outside method and metric compute",
+    "  bench perf eval\n  bench perf eval --method sadm --config configs/methods/sadm/synthetic.yaml --max-videos 4\n",
+    _eval_arguments, _eval_run)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = add_verb(sub, "perf", "speed benchmarks (tables of throughput and speed-up ratios)",
+                      examples="".join(verb.examples.splitlines(keepends=True)[0] for verb in SUBVERBS.values()))
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    verbs = parser.add_subparsers(dest="perf_verb", metavar="<what>", parser_class=type(parser))
+    for name, verb in SUBVERBS.items():
+        child = add_verb(verbs, name, verb.help, examples=verb.examples)
+        verb.add_arguments(child)
+        child.set_defaults(func=verb.run)

@@ -1,0 +1,148 @@
+"""Scoring videos made elsewhere against the real videos of the same name (``bench evaluate``).
+
+Generated and real videos may be in any FOMM format (frame folder, mp4, gif, png strip, e.g.
+FOMM's reconstruction output ``<video>.png``); names match once video suffixes are removed
+(``abc.mp4.png`` <-> ``abc.mp4`` <-> folder ``abc``). Pairs whose frame count or frame size
+differ are skipped and reported, never cropped or resized.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from bench.datasets.video_io import FRAME_SUFFIXES, MOVIE_SUFFIXES, read_frames, read_video, split_entries, \
+    to_tensor, video_kind
+from bench.errors import DataError, UserError
+from bench.metrics.base import Metric, MetricResult
+
+VIDEO_SUFFIXES = tuple(sorted({*MOVIE_SUFFIXES, *FRAME_SUFFIXES, ".gif"}))
+
+
+def video_key(name: str) -> str:
+    """A video's name without its (possibly doubled) video/image suffixes."""
+    while True:
+        suffix = Path(name).suffix.lower()
+        if suffix not in VIDEO_SUFFIXES or suffix == name.lower():
+            return name
+        name = name[: -len(suffix)]
+
+
+def index_videos(folder: Path) -> dict[str, Path]:
+    """``{key: path}`` of the videos directly in ``folder``; two videos with one key are an error."""
+    if not folder.is_dir():
+        raise DataError(f"folder not found: {folder}")
+    found: dict[str, Path] = {}
+    for path in split_entries(folder):
+        if video_kind(path) is None:
+            continue
+        key = video_key(path.name)
+        if key in found:
+            raise DataError(f"two videos named '{key}' in {folder}: {found[key].name}, {path.name}")
+        found[key] = path
+    return found
+
+
+def real_split_dir(root: str | Path) -> Path:
+    """``ROOT/test`` when present (FOMM layout), else ``ROOT`` itself."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"real root not found: {root}")
+    return root / "test" if (root / "test").is_dir() else root
+
+
+def read_sources(path: str | Path) -> dict[str, Path]:
+    """``--sources`` CSV with columns ``generated,source_image`` -> ``{video key: image path}``.
+
+    Relative image paths are relative to the CSV's folder.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"sources file not found: {path}")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"generated", "source_image"} <= set(reader.fieldnames):
+            raise UserError(f"{path}: expected a CSV header 'generated,source_image', got {reader.fieldnames}")
+        sources = {}
+        for row in reader:
+            image = Path(row["source_image"])
+            sources[video_key(Path(row["generated"]).name)] = image if image.is_absolute() else path.parent / image
+    return sources
+
+
+@dataclass
+class Evaluation:
+    """Results of an evaluation: metric results and videos skipped with the reason."""
+
+    results: dict[str, MetricResult]
+    skipped: dict[str, str] = field(default_factory=dict)
+    evaluated: list[str] = field(default_factory=list)
+
+
+def evaluate_folders(real_root: str | Path, generated_dir: str | Path, metrics: dict[str, Metric],
+                     sources: dict[str, Path] | None = None, batch_size: int = 16,
+                     progress: Callable[[str], None] | None = None) -> Evaluation:
+    """Update every metric with each (generated, real) pair of videos, one batch at a time."""
+    real = index_videos(real_split_dir(real_root))
+    generated = index_videos(Path(generated_dir))
+    if not generated:
+        raise DataError(f"no videos found in {generated_dir}")
+    sources = sources or {}
+    evaluation = Evaluation({})
+    for key, gen_path in generated.items():
+        reason = _pair_problem(key, real, sources)
+        gen_frames = real_frames = None
+        if reason is None:
+            gen_frames, real_frames = read_video(gen_path), read_video(real[key])
+            reason = shape_mismatch(gen_frames, real_frames)
+        if reason is not None:
+            evaluation.skipped[key] = reason
+            continue
+        source = to_tensor(read_frames(sources[key], [0])) if key in sources else None
+        _update_all(metrics, key, gen_frames, real_frames, source, batch_size)
+        evaluation.evaluated.append(key)
+        if progress:
+            progress(key)
+    evaluation.results = {name: metric.compute() for name, metric in metrics.items()}
+    return evaluation
+
+
+def _pair_problem(key: str, real: dict[str, Path], sources: dict[str, Path]) -> str | None:
+    if key not in real:
+        return "no real video of this name"
+    if key in sources and not sources[key].exists():
+        return f"source image not found: {sources[key]}"
+    return None
+
+
+def shape_mismatch(generated: np.ndarray, real: np.ndarray) -> str | None:
+    """Why two ``T x H x W x 3`` videos cannot be compared frame by frame (None if they can)."""
+    if generated.shape == real.shape:
+        return None
+    return (f"generated has {generated.shape[0]} frames of {generated.shape[2]}x{generated.shape[1]}, "
+            f"real has {real.shape[0]} frames of {real.shape[2]}x{real.shape[1]}")
+
+
+def _update_all(metrics: dict[str, Metric], video: str, generated: np.ndarray, real: np.ndarray,
+                source: torch.Tensor | None, batch_size: int) -> None:
+    for start in range(0, len(generated), batch_size):
+        gen = to_tensor(generated[start:start + batch_size])
+        ref = to_tensor(real[start:start + batch_size])
+        for metric in metrics.values():
+            metric.update(gen.to(metric.device), ref.to(metric.device), video=video,
+                          source=None if source is None else source.to(metric.device))
+
+
+def parse_metric_names(text: str, known: Sequence[str]) -> list[str]:
+    """``'l1,psnr'`` -> ``['l1', 'psnr']``, rejecting unknown and repeated names."""
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UserError(f"unknown metric '{unknown[0]}'; choose from: {', '.join(known)}")
+    if len(set(names)) != len(names) or not names:
+        raise UserError(f"--metrics needs distinct metric names, got '{text}'")
+    return names

@@ -1,0 +1,74 @@
+"""The on-disk result format shared by ``bench evaluate`` and ``bench run``.
+
+``per_video.csv``: one row per video (column ``video``), one column per metric (empty where
+a metric has no value for that video). ``summary.json``::
+
+    {"means": {metric: dataset value or null},      # mean over videos (FID: pooled frames)
+     "na_reasons": {metric: why it is null},
+     "counts": {"videos": n, "per_metric": {metric: videos scored}, "skipped": n},
+     "extra": {metric: {name: number}},             # e.g. AKD missed_rate
+     "skipped": {video: reason}}
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+from bench.metrics.base import MetricResult
+
+PER_VIDEO = "per_video.csv"
+SUMMARY = "summary.json"
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def summary_dict(results: Mapping[str, MetricResult], skipped: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The summary.json content for ``results`` (keyed by metric name)."""
+    skipped = dict(skipped or {})
+    videos = sorted({v for r in results.values() for v in r.per_video})
+    return {
+        "means": {name: _number(r.value) for name, r in results.items()},
+        "na_reasons": {name: r.na_reason for name, r in results.items() if r.na_reason},
+        "counts": {"videos": len(videos), "per_metric": {name: len(r.per_video) for name, r in results.items()},
+                   "skipped": len(skipped)},
+        "extra": {name: {k: _number(v) for k, v in r.extra.items()} for name, r in results.items() if r.extra},
+        "skipped": skipped,
+    }
+
+
+def write_results(out_dir: str | Path, results: Mapping[str, MetricResult],
+                  skipped: Mapping[str, str] | None = None) -> tuple[Path, Path]:
+    """Write ``per_video.csv`` and ``summary.json`` into ``out_dir`` (atomically); returns both paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(results)
+    videos = sorted({v for r in results.values() for v in r.per_video})
+    csv_path, json_path = out / PER_VIDEO, out / SUMMARY
+    tmp = csv_path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["video", *names])
+        for video in videos:
+            row = [results[n].per_video.get(video) for n in names]
+            writer.writerow([video, *("" if x is None else repr(float(x)) for x in row)])
+    tmp.replace(csv_path)
+    tmp = json_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary_dict(results, skipped), indent=2, sort_keys=False) + "\n")
+    tmp.replace(json_path)
+    return csv_path, json_path
+
+
+def read_per_video(path: str | Path) -> dict[str, dict[str, float | None]]:
+    """``per_video.csv`` back as ``{metric: {video: value}}`` (None for empty cells)."""
+    table: dict[str, dict[str, float | None]] = {}
+    with Path(path).open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            video = row.pop("video")
+            for metric, cell in row.items():
+                table.setdefault(metric, {})[video] = float(cell) if cell else None
+    return table
