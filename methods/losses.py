@@ -26,6 +26,8 @@ VGG19_WEIGHTS = "vgg19-dcbb9e9d.pth"
 _VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512)
 #: end index (exclusive) in ``vgg19().features`` of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
 _VGG19_TAPS = (2, 7, 12, 21, 30)
+#: smallest image side that survives the four 2x2 poolings before relu5_1
+_VGG19_MIN_SIZE = 16
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -120,6 +122,10 @@ class PerceptualLoss(nn.Module):
         self.vgg = Vgg19Features(pretrained=pretrained, weights_path=weights_path)
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        smallest = min(prediction.shape[-2:]) * min(self.pyramid.scales)
+        if smallest < _VGG19_MIN_SIZE:
+            raise ValueError(f"images of {tuple(prediction.shape[-2:])} are too small for scale "
+                             f"{min(self.pyramid.scales)}: VGG-19 up to relu5_1 needs {_VGG19_MIN_SIZE} pixels")
         total = prediction.new_zeros(())
         for pred_s, target_s in zip(self.pyramid(prediction), self.pyramid(target)):
             for w, fp, ft in zip(self.layer_weights, self.vgg(pred_s), self.vgg(target_s)):
