@@ -15,9 +15,10 @@ import pandas as pd
 
 from bench.reports.metric_info import METRIC_INFO, label
 from bench.reports.render import to_frame
-from bench.reports.tables import Table
+from bench.reports.tables import METHOD_LABELS, METHOD_ORDER, Table, order_key
 
 PER_VIDEO_FILE = "per_video.csv"
+TASK_PREFIX = {"reconstruction": "Rec.", "animation": "Anim."}
 
 
 def _pyplot():
@@ -49,7 +50,7 @@ def table_long(table: Table) -> pd.DataFrame:
     id_columns = [c for c in wide.columns if c not in value_columns and not c.endswith(("_best", "_na"))]
     long = wide.melt(id_vars=id_columns, value_vars=value_columns, var_name="column", value_name="value")
     long[["task", "metric"]] = long["column"].str.split(".", n=1, expand=True)
-    long["panel"] = long["task"].str[:5].str.capitalize() + ". " + long["metric"].map(label)
+    long["panel"] = long["task"].map(TASK_PREFIX) + " " + long["metric"].map(label)
     return long.dropna(subset=["value"]).drop(columns="column")
 
 
@@ -62,10 +63,17 @@ def nviews_figure(table: Table, out_dir: Path) -> list[Path]:
         return []
     data["num_refs"] = data["num_refs"].astype(int)
     data["series"] = data["group"] + data["origin"].map({"measured": "", "reported": " (reported)"})
-    grid = sns.relplot(data=data, x="num_refs", y="value", hue="series", col="panel", col_wrap=4, kind="line",
-                       marker="o", height=2.4, aspect=1.2, facet_kws={"sharey": False})
+    points = data.groupby(["panel", "series"])["num_refs"].transform("nunique")
+    data = data[points >= 2]  # a panel needs a line: two N or more
+    if data.empty:
+        return []
+    grid = sns.relplot(data=data, x="num_refs", y="value", hue="series", col="panel", kind="line", marker="o",
+                       col_wrap=min(4, data["panel"].nunique()), height=2.4, aspect=1.2,
+                       facet_kws={"sharey": False})
     grid.set_axis_labels("N (reference views)", "")
     grid.set_titles("{col_name}")
+    for axis in grid.axes.flat:
+        axis.xaxis.get_major_locator().set_params(integer=True)
     return _save(grid, out_dir, "nviews")
 
 
@@ -76,8 +84,8 @@ def ablation_figure(table: Table, out_dir: Path) -> list[Path]:
     data = table_long(table)
     if data.empty:
         return []
-    grid = sns.catplot(data=data, x="label", y="value", hue="group", col="panel", col_wrap=4, kind="bar",
-                       height=2.6, aspect=1.2, sharey=False)
+    grid = sns.catplot(data=data, x="label", y="value", hue="group", col="panel", kind="bar",
+                       col_wrap=min(4, data["panel"].nunique()), height=2.6, aspect=1.2, sharey=False)
     grid.set_axis_labels("", "")
     grid.set_titles("{col_name}")
     for axis in grid.axes.flat:
@@ -138,10 +146,12 @@ def per_video_figures(data: pd.DataFrame, out_dir: Path) -> list[Path]:
     paths: list[Path] = []
     if data.empty:
         return paths
-    data = data.assign(panel=data["metric"].map(label))
+    data = data.assign(panel=data["metric"].map(label),
+                       label=data["method"].map(lambda m: METHOD_LABELS.get(m, m)))
     for (dataset, task), part in data.groupby(["dataset", "task"], sort=True):
-        grid = sns.catplot(data=part, x="method", y="value", col="panel", col_wrap=4, kind="box",
-                           height=2.6, aspect=1.1, sharey=False)
+        order = [METHOD_LABELS.get(m, m) for m in sorted(part["method"].unique(), key=lambda m: order_key(METHOD_ORDER, m))]
+        grid = sns.catplot(data=part, x="label", y="value", col="panel", kind="box", order=order,
+                           col_wrap=min(4, part["panel"].nunique()), height=2.6, aspect=1.1, sharey=False)
         grid.set_axis_labels("", "")
         grid.set_titles("{col_name}")
         grid.figure.suptitle(f"{dataset}: {task}, per video", y=1.03)

@@ -136,7 +136,8 @@ def _titled(name: str) -> str:
     return f"{title} ({count})" if count else title
 
 
-def _order(sequence: tuple[str, ...], value: Any) -> tuple[int, str]:
+def order_key(sequence: tuple[str, ...], value: Any) -> tuple[int, str]:
+    """Sort key: position in ``sequence`` (the paper's order), unknown values after it by name."""
     text = "" if _missing(value) else str(value)
     return (sequence.index(text) if text in sequence else len(sequence), text)
 
@@ -187,20 +188,20 @@ SPECS: dict[str, TableSpec] = {
         "table1", "Video reconstruction and image animation per dataset (test videos in parentheses).",
         "Dataset", "Method", FULL_COLUMNS, ("dataset",), ("method",), _select_table1,
         lambda k: _dataset_lines(k["dataset"]),
-        _method_label, lambda k: _order(METHOD_ORDER, k["method"])),
+        _method_label, lambda k: order_key(METHOD_ORDER, k["method"])),
     "generality": TableSpec(
         "generality", "Model generality: reconstruction by models trained on one dataset, tested on another.",
         "Dataset", "Method", RECONSTRUCTION_COLUMNS, ("train_dataset", "dataset"), ("method", "num_refs"),
         _select_generality,
         lambda k: [_titled(k["dataset"]), f"trained on {dataset_title_count(k['train_dataset'])[0]}"],
         _method_label,
-        lambda k: (_order(METHOD_ORDER, k["method"]), -1 if _missing(k["num_refs"]) else int(k["num_refs"]))),
+        lambda k: (order_key(METHOD_ORDER, k["method"]), -1 if _missing(k["num_refs"]) else int(k["num_refs"]))),
     "ablation": TableSpec(
         "ablation", "Ablations: variants of one method on one dataset.",
         "Dataset", "Model", FULL_COLUMNS, ("dataset", "method"), ("variant",), _select_ablation,
         lambda k: [_titled(k["dataset"]), METHOD_LABELS.get(k["method"], k["method"])],
         lambda k, labels: labels.get(str(k["variant"])) or VARIANT_LABELS.get(str(k["variant"]), str(k["variant"])),
-        lambda k: _order(VARIANT_ORDER, "full" if k["variant"] in DEFAULT_VARIANTS else k["variant"])),
+        lambda k: order_key(VARIANT_ORDER, "full" if k["variant"] in DEFAULT_VARIANTS else k["variant"])),
     "nviews": TableSpec(
         "nviews", "Number of additional source views N.",
         "Dataset", "N", FULL_COLUMNS, ("dataset", "method"), ("num_refs",), _select_nviews,
@@ -303,7 +304,7 @@ def build_table(name: str, measured: pd.DataFrame | None, reported: pd.DataFrame
         labels = (reported_labels or {}) if not measured_rows else {}
         reported_rows = _rows(spec, reported, "reported", labels, suffix)
     group_keys = list(measured_rows) if measured_rows else list(reported_rows)
-    group_keys.sort(key=lambda g: tuple(_order(DATASET_ORDER, v) for v in g))
+    group_keys.sort(key=lambda g: tuple(order_key(DATASET_ORDER, v) for v in g))
     groups = []
     for key in group_keys:
         mine = measured_rows.get(key, [])
