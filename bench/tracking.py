@@ -94,11 +94,14 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 @contextmanager
-def start_run(run_name: str, run_tags: Mapping[str, str], params: Mapping[str, Any] | None = None) -> Iterator[Any]:
-    """Open an MLflow run with tags and flattened params; yields the ``mlflow`` module."""
+def start_run(run_name: str, run_tags: Mapping[str, str], params: Mapping[str, Any] | None = None,
+              run_id: str | None = None) -> Iterator[Any]:
+    """Open an MLflow run with tags and flattened params; yields the ``mlflow`` module.
+
+    With ``run_id`` an existing run is continued (e.g. a resumed training run)."""
     ensure_reachable()
     mlflow = _mlflow()
-    with mlflow.start_run(run_name=run_name, tags=dict(run_tags)):
+    with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name, tags=dict(run_tags)):
         if params:
             flat = flatten(params)
             items = list(flat.items())

@@ -1,0 +1,14 @@
+"""Training for every registered method with the FOMM / MRAA strategy (``bench train``).
+
+``config`` (strategy presets), ``augment`` (flips, colour jitter), ``distributed`` (torchrun
+context and sampler), ``trainer`` (the loop, checkpoints, Ctrl-C), ``monitor`` (MLflow and
+progress), ``run`` (the verb as a function) and ``evaluate`` (reconstruction L1 check).
+"""
+from __future__ import annotations
+
+from bench.training.config import TrainConfig, load_train_config
+from bench.training.run import TrainRequest, TrainResult, run_training
+from bench.training.trainer import Trainer, TrainingInterrupted
+
+__all__ = ["TrainConfig", "TrainRequest", "TrainResult", "Trainer", "TrainingInterrupted", "load_train_config",
+           "run_training"]

@@ -1,0 +1,126 @@
+"""The training strategy (FOMM / MRAA, shared by every method): one YAML per dataset in ``configs/train``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from bench.config import apply_overrides, config_path, from_dict, load_yaml, to_dict
+from bench.errors import ConfigError
+
+
+@dataclass
+class JitterConfig:
+    """Colour jitter ranges, as torchvision's ``ColorJitter`` (0 disables a component)."""
+
+    brightness: float = 0.0
+    contrast: float = 0.0
+    saturation: float = 0.0
+    hue: float = 0.0
+
+
+@dataclass
+class AugmentationConfig:
+    """FOMM's ``augmentation_params``: flips with probability 1/2, one jitter draw per sample."""
+
+    horizontal_flip: bool = True
+    time_flip: bool = True
+    jitter: JitterConfig = field(default_factory=JitterConfig)
+
+
+@dataclass
+class TrainConfig:
+    """One epoch is ``num_repeats`` passes over the identities (``id_sampling``) or the videos.
+
+    ``lr`` drops by ``gamma`` at each of ``epoch_milestones``; ``loss_weights`` multiply the
+    method's loss terms by name (terms not named keep weight 1); ``checkpoint_every`` is in
+    epochs, ``log_every`` and ``sample_every`` in optimiser steps; ``frame_size`` resizes
+    frames (null: native size); ``num_refs`` reference frames go to methods that use them.
+    """
+
+    num_epochs: int
+    num_repeats: int
+    epoch_milestones: list[int]
+    batch_size: int
+    lr: float = 2.0e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    gamma: float = 0.1
+    checkpoint_every: int = 50
+    loss_weights: dict[str, float] = field(default_factory=dict)
+    id_sampling: bool = True
+    num_refs: int = 3
+    frame_size: int | None = None
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    num_workers: int = 4
+    seed: int = 0
+    log_every: int = 10
+    sample_every: int = 500
+    find_unused_parameters: bool = True
+
+    def __post_init__(self) -> None:
+        positive = {"num_epochs": self.num_epochs, "num_repeats": self.num_repeats, "batch_size": self.batch_size,
+                    "checkpoint_every": self.checkpoint_every, "log_every": self.log_every,
+                    "sample_every": self.sample_every}
+        for name, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"config key 'train.{name}' must be at least 1, got {value}")
+        if len(self.betas) != 2:
+            raise ConfigError(f"config key 'train.betas' needs two values, got {self.betas}")
+        if sorted(self.epoch_milestones) != list(self.epoch_milestones):
+            raise ConfigError(f"config key 'train.epoch_milestones' must be increasing, got {self.epoch_milestones}")
+        for name, value in self.loss_weights.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"config key 'train.loss_weights.{name}': expected a number, got {value!r}")
+        if self.num_refs < 0 or self.num_workers < 0:
+            raise ConfigError("config keys 'train.num_refs' and 'train.num_workers' must be >= 0")
+
+
+def train_config_path(dataset: str) -> Path:
+    """The shipped strategy for ``dataset`` (``configs/train/<dataset>.yaml``)."""
+    return config_path("train", f"{dataset}.yaml")
+
+
+def load_train_config(dataset: str | None = None, file: str | Path | None = None,
+                      overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Strategy from ``file`` (default: the dataset's preset), with a mapping of overrides merged in."""
+    if file is None:
+        if dataset is None:
+            raise ConfigError("a training config needs a dataset or a file")
+        file = train_config_path(dataset)
+        if not Path(file).is_file():
+            raise ConfigError(f"no training preset for dataset '{dataset}' ({file}); pass --train-config FILE")
+    data = load_yaml(file)
+    return train_config_from(data, overrides)
+
+
+def train_config_from(data: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Validate a plain mapping (e.g. the one stored in a checkpoint) with overrides merged in."""
+    merged = deep_merge(data, overrides or {})
+    return from_dict(TrainConfig, merged, prefix="train")
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in, mapping by mapping."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def split_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``--set train.x=1 --set model.y=2`` -> (train overrides, model overrides) as nested mappings."""
+    parsed = apply_overrides({}, items)
+    unknown = sorted(set(parsed) - {"train", "model"})
+    if unknown:
+        raise ConfigError(f"--set {unknown[0]}...: keys start with 'train.' (strategy) or 'model.' (method config)")
+    for section in ("train", "model"):
+        if section in parsed and not isinstance(parsed[section], dict):
+            raise ConfigError(f"--set {section}=...: give a key inside it, e.g. {section}.<key>=<value>")
+    return parsed.get("train", {}), parsed.get("model", {})
+
+
+__all__ = ["AugmentationConfig", "JitterConfig", "TrainConfig", "deep_merge", "load_train_config",
+           "split_overrides", "to_dict", "train_config_from", "train_config_path"]

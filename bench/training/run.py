@@ -1,0 +1,192 @@
+"""``bench train`` as a function: resolve configs, data and checkpoint, then run the trainer.
+
+Works alone or under ``torchrun`` (one call per process); only rank 0 writes checkpoints and
+talks to MLflow.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from bench import tracking
+from bench.checkpoints import check_compatible, config_hash, load_checkpoint, short_hash
+from bench.datasets import get_dataset, resolve_root
+from bench.datasets.sampling import TrainPairs
+from bench.datasets.video_io import list_videos
+from bench.errors import UserError
+from bench.methods import build_method
+from bench.methods.presets import load_model_params
+from bench.training.augment import AugmentedPairs, PairAugmentation
+from bench.training.config import (TrainConfig, deep_merge, load_train_config, split_overrides, to_dict,
+                                   train_config_from)
+from bench.training.distributed import DistContext, barrier, broadcast_object, init_distributed, shutdown
+from bench.training.monitor import open_monitor, package_versions
+from bench.training.trainer import StepCallback, Trainer, TrainingInterrupted
+from bench.utils import seed_everything
+
+DEFAULT_OUT = Path("runs") / "train"
+
+
+@dataclass
+class TrainRequest:
+    """What ``bench train`` was asked to do (CLI options, or a call from Python)."""
+
+    method: str | None = None
+    dataset: str | None = None
+    root: str | Path | None = None
+    config: str | Path | None = None  # method config: a preset name or a YAML file
+    train_config: str | Path | None = None  # strategy file (default configs/train/<dataset>.yaml)
+    overrides: list[str] = field(default_factory=list)  # train.<key>=v / model.<key>=v
+    resume: str | Path | None = None  # checkpoint file, output folder or MLflow run id
+    out: str | Path | None = None
+    device: str | None = None
+    amp: bool = False
+    epochs: int | None = None
+    callbacks: Sequence[StepCallback] = ()
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    out_dir: Path
+    run_id: str | None
+    method: str
+    dataset: str
+    epoch: int
+    step: int
+    wall_s: float
+
+
+def resolve_resume(value: str | Path) -> Path:
+    """A checkpoint file, an output folder (its ``checkpoints/last.pt``) or an MLflow run id."""
+    path = Path(value)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        for candidate in (path / "checkpoints" / "last.pt", path / "last.pt"):
+            if candidate.is_file():
+                return candidate
+        raise UserError(f"--resume {value}: folder has no checkpoints/last.pt")
+    runs = _run_by_id(str(value))
+    checkpoint = runs.data.tags.get(tracking.TAG_PREFIX + "checkpoint") if runs else None
+    if runs is None:
+        raise UserError(f"--resume {value}: no such checkpoint file or folder, and no MLflow run with that id "
+                        f"in {tracking.tracking_uri()}")
+    if not checkpoint:
+        raise UserError(f"--resume {value}: MLflow run has no checkpoint tag (it saved none)")
+    return Path(checkpoint)
+
+
+def _run_by_id(run_id: str) -> Any:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.tracking.MlflowClient(tracking.tracking_uri()).get_run(run_id)
+    except MlflowException:
+        return None
+
+
+def _model_config(method: str, dataset: str, request: TrainRequest, model_overrides: dict,
+                  resume: dict | None) -> dict[str, Any]:
+    """The method config: from the checkpoint when resuming (a different request is an error)."""
+    if resume is not None:
+        if request.config is None and not model_overrides:
+            return dict(resume["config"])
+        base = load_model_params(method, request.config) if request.config is not None else resume["config"]
+        wanted = deep_merge(base, model_overrides)
+        check_compatible(resume, expected_method=method, expected_config_hash=config_hash(wanted))
+        return wanted
+    return deep_merge(load_model_params(method, request.config if request.config is not None else dataset),
+                      model_overrides)
+
+
+def _train_config(dataset: str, request: TrainRequest, train_overrides: dict, resume: dict | None) -> TrainConfig:
+    if request.epochs is not None:
+        train_overrides = {**train_overrides, "num_epochs": request.epochs}
+    if resume is not None and request.train_config is None and resume.get("train_config"):
+        return train_config_from(resume["train_config"], train_overrides)
+    return load_train_config(dataset, request.train_config, train_overrides)
+
+
+def _out_dir(request: TrainRequest, method: str, dataset: str, resume_path: Path | None, ctx: DistContext) -> Path:
+    if request.out is not None:
+        return Path(request.out)
+    if resume_path is not None:
+        parent = resume_path.resolve().parent
+        return parent.parent if parent.name == "checkpoints" else parent
+    stamp = broadcast_object(datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"), ctx)
+    return DEFAULT_OUT / f"{method}-{dataset}-{stamp}"
+
+
+def _dataset(dataset: str, root: str | Path | None, config: TrainConfig, uses_refs: bool,
+             ctx: DistContext) -> AugmentedPairs:
+    spec = get_dataset(dataset)
+    if ctx.is_main:  # the synthetic set may be generated on first use: once, by rank 0
+        resolve_root(spec, root)
+    barrier(ctx)
+    videos = list_videos(resolve_root(spec, root), "train", spec)
+    base = TrainPairs(videos, size=config.frame_size, num_refs=config.num_refs if uses_refs else 0,
+                      id_sampling=config.id_sampling, repeats=config.num_repeats, seed=config.seed)
+    return AugmentedPairs(base, PairAugmentation(config.augmentation), seed=config.seed)
+
+
+def run_training(request: TrainRequest) -> TrainResult:
+    """Train (or resume) one method on one dataset; returns where the last checkpoint is."""
+    started = time.perf_counter()
+    ctx = init_distributed(request.device)
+    try:
+        if ctx.is_main:
+            tracking.ensure_reachable()  # fail before any compute
+        resume_path = resolve_resume(request.resume) if request.resume is not None else None
+        resume = load_checkpoint(resume_path) if resume_path is not None else None
+        if resume is not None and request.method is not None:
+            check_compatible(resume, expected_method=request.method, where=resume_path)
+        method_name = request.method or (resume["method"] if resume else None)
+        dataset = request.dataset or (resume.get("train_dataset") if resume else None)
+        if not method_name or not dataset:
+            raise UserError("bench train needs --method and --dataset (or --resume a checkpoint)")
+        if resume is not None and resume.get("train_dataset") not in (None, dataset):
+            raise UserError(f"checkpoint {resume_path} was trained on '{resume['train_dataset']}', not '{dataset}'")
+        train_overrides, model_overrides = split_overrides(request.overrides)
+        model_config = _model_config(method_name, dataset, request, model_overrides, resume)
+        config = _train_config(dataset, request, train_overrides, resume)
+
+        seed_everything(config.seed)  # identical initial weights on every rank
+        method = build_method(method_name, model_config)
+        seed_everything(config.seed + ctx.rank)  # then one stream per rank (restored when resuming)
+        data = _dataset(dataset, request.root, config, method.uses_refs, ctx)
+        out_dir = _out_dir(request, method_name, dataset, resume_path, ctx)
+        digest = config_hash(model_config)
+        meta = {"method": method_name, "config": model_config, "train_dataset": dataset,
+                "run_id": resume.get("run_id") if resume else None}
+        params = {"method": method_name, "dataset": dataset, "seed": config.seed, "config_hash": digest,
+                  "world_size": ctx.world_size, "amp": request.amp, "model": model_config, "train": to_dict(config),
+                  "versions": package_versions()}
+        run_tags = tracking.tags(kind="train", method=method_name, dataset=dataset, seed=config.seed,
+                                 config_hash=short_hash(digest), out_dir=str(out_dir.resolve()))
+        run_id = _existing_run(meta["run_id"]) if ctx.is_main else None
+        with open_monitor(ctx.is_main, out_dir, f"train {method_name} {dataset}", run_tags,
+                          None if run_id else params, run_id=run_id) as monitor:
+            trainer = Trainer(method, config, data, ctx, out_dir, meta, amp=request.amp, monitor=monitor,
+                              callbacks=request.callbacks, resume=resume)
+            try:
+                checkpoint = trainer.fit()
+            except TrainingInterrupted:
+                monitor.mark_interrupted()
+                raise
+            run_id = monitor.run_id
+        return TrainResult(checkpoint, out_dir, run_id, method_name, dataset, trainer.epoch, trainer.step,
+                           time.perf_counter() - started)
+    finally:
+        shutdown(ctx)
+
+
+def _existing_run(run_id: str | None) -> str | None:
+    """``run_id`` when the current store has it (a resumed run continues it), else None (a new run)."""
+    if not run_id:
+        return None
+    return run_id if _run_by_id(run_id) is not None else None
