@@ -169,8 +169,12 @@ def _select_generality(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _select_ablation(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every variant of a (method, dataset) that has at least one variant besides the default."""
+    """Every variant of a (method, dataset) that has at least one variant besides the default.
+
+    ``default`` and ``full`` both name the full model: they become one ``full`` row.
+    """
     frame = frame[_same_train(frame)]
+    frame = frame.assign(variant=frame["variant"].where(~_is_default_variant(frame), "full"))
     ablated = frame[~_is_default_variant(frame)][["method", "dataset"]].drop_duplicates()
     return frame.merge(ablated, on=["method", "dataset"])
 

@@ -120,6 +120,7 @@ def test_reported_rows_are_labelled_and_never_ranked(runs_env):
 
 
 def test_generality_ablation_nviews_select_their_runs(runs_env):
+    log_run("sadm", "synthetic", "reconstruction", {**RECON, "l1": 0.035})  # variant default: the full model too
     for n, l1 in ((1, 0.05), (2, 0.04), (3, 0.03)):
         log_run("sadm", "synthetic", "reconstruction", {**RECON, "l1": l1}, variant="full", num_refs=n)
     log_run("sadm", "synthetic", "reconstruction", {**RECON, "l1": 0.06}, variant="no_motion_evolution")

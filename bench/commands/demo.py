@@ -1,0 +1,149 @@
+"""``bench demo``: the whole pipeline on the synthetic dataset, offline, in minutes on a CPU.
+
+Trains the tiny FOMM, MRAA and SADM presets, evaluates them and the copy-source baseline on
+reconstruction and animation (one MLflow run per method and task in the local store), then
+writes Table 1 (.tex, .md, .csv; .pdf/.png when pdflatex is installed) and the figures. A
+second call reuses finished checkpoints and evaluated videos, so an interrupted demo resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.commands._common import add_verb
+
+DATASET = "synthetic"
+TRAINED = ("fomm", "mraa", "sadm")
+BASELINE = "copy-source"
+
+EXAMPLES = """  bench demo                       # train + evaluate on synthetic data, write outputs/demo/
+  bench demo --quick               # fewer epochs and test videos: a smoke run of the pipeline
+  bench demo --out /tmp/demo --device cuda
+"""
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """How much work the demo does: training epochs (None: the preset's), test videos and pairs."""
+
+    epochs: int | None
+    max_videos: int | None
+    num_pairs: int
+
+
+FULL = DemoPlan(epochs=None, max_videos=None, num_pairs=24)
+QUICK = DemoPlan(epochs=1, max_videos=3, num_pairs=4)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = add_verb(sub, "demo", "train, evaluate and report on the synthetic dataset (offline, CPU)", EXAMPLES,
+                      "Train the tiny FOMM, MRAA and SADM presets on the synthetic dataset, evaluate them and "
+                      "copy-source on reconstruction and animation, log everything to the MLflow store and write "
+                      "Table 1 and the figures.")
+    parser.add_argument("--out", default="outputs/demo", metavar="DIR", help="output folder (default outputs/demo)")
+    parser.add_argument("--quick", action="store_true", help="one training epoch, 3 test videos, 4 animation pairs")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    parser.set_defaults(func=run)
+
+
+class Progress:
+    """Numbered stage lines with the elapsed time, flushed at once (the trainer adds its own bar)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.start = total, 0, time.perf_counter()
+
+    def stage(self, text: str) -> None:
+        self.done += 1
+        elapsed = time.perf_counter() - self.start
+        print(f"[{self.done}/{self.total}] {elapsed:6.0f}s  {text}", flush=True)
+
+
+def _last_checkpoint(folder: Path) -> Path | None:
+    last = folder / "checkpoints" / "last.pt"
+    return last if last.is_file() else None
+
+
+def train(method: str, out: Path, plan: DemoPlan, device: str | None) -> Path:
+    """Train (or finish training) the tiny preset of ``method``; returns its last checkpoint."""
+    from bench.training import TrainRequest, run_training
+
+    folder = out / "train" / method
+    request = TrainRequest(method=method, dataset=DATASET, out=folder, device=device, epochs=plan.epochs,
+                           resume=_last_checkpoint(folder))
+    return run_training(request).checkpoint
+
+
+def evaluate(method: str, checkpoint: Path | None, out: Path, plan: DemoPlan, device: str | None) -> list[str]:
+    """Reconstruction and animation of one method; returns the MLflow run ids."""
+    from bench.runner import RunSettings, run
+
+    settings = RunSettings(method=method, dataset=DATASET, checkpoint=str(checkpoint) if checkpoint else None,
+                           task="all", out=str(out / "eval" / method), max_videos=plan.max_videos,
+                           num_pairs=plan.num_pairs, device=device, save_videos=1)
+    return [report.run_id for report in run(settings) if report.run_id]
+
+
+def learning_check(runs) -> list[str]:
+    """One line per trained method: its reconstruction L1 against copy-source's."""
+    recon = runs[runs["task"] == "reconstruction"].set_index("method")
+    if BASELINE not in recon.index or "l1" not in recon:
+        return []
+    anchor = float(recon.loc[BASELINE, "l1"])
+    lines = []
+    for method in TRAINED:
+        if method in recon.index:
+            value = float(recon.loc[method, "l1"])
+            verdict = "below" if value < anchor else "NOT below"
+            lines.append(f"  {method:<6} reconstruction L1 {value:.4f} {verdict} copy-source {anchor:.4f}")
+    return lines
+
+
+def write_outputs(out: Path, run_ids: list[str], progress: Progress) -> tuple[list[Path], str]:
+    """Table 1 (and its PNG when LaTeX is installed) and the figures of exactly this demo's runs."""
+    from bench.reports.outputs import make_table, write_figures, write_table
+    from bench.reports.render import to_markdown
+    from bench.reports.runs import load_runs
+
+    runs = load_runs()
+    runs = runs[runs["run_id"].isin(run_ids)]
+    table = make_table("table1", measured=runs)
+    png = shutil.which("pdflatex") is not None and shutil.which("pdftoppm") is not None
+    paths = write_table(table, out, png=png)
+    progress.stage("wrote table1" + ("" if png else " (no pdflatex: .tex not compiled)"))
+    paths += write_figures(out / "figures", measured=runs)
+    progress.stage(f"wrote {sum(p.suffix == '.png' for p in paths)} PNG files (figures and table)")
+    return paths, to_markdown(table) + "\n" + "\n".join(learning_check(runs))
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench import tracking
+
+    plan = QUICK if args.quick else FULL
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tracking.ensure_reachable()
+    progress = Progress(total=len(TRAINED) * 2 + 1 + 2)
+    print(f"motionbench demo: dataset '{DATASET}', output {out.resolve()}, MLflow store {tracking.tracking_uri()}",
+          flush=True)
+    run_ids: list[str] = []
+    checkpoints: dict[str, Path | None] = {BASELINE: None}
+    for method in TRAINED:
+        progress.stage(f"training {method} (tiny preset{', 1 epoch' if plan.epochs == 1 else ''})")
+        checkpoints[method] = train(method, out, plan, args.device)
+    for method in (BASELINE, *TRAINED):
+        progress.stage(f"evaluating {method}: reconstruction and animation")
+        run_ids += evaluate(method, checkpoints[method], out, plan, args.device)
+    paths, summary = write_outputs(out, run_ids, progress)
+    print("\n" + summary)
+    print("\nfiles:")
+    for path in paths:
+        print(f"  {path}")
+    uri = tracking.tracking_uri()
+    print(f"\nbrowse the runs: mlflow ui --backend-store-uri {uri}" if uri.startswith("sqlite:")
+          else f"\nbrowse the runs at {uri}")
+    sys.stdout.flush()
+    return 0
