@@ -89,6 +89,25 @@ SUBVERBS["eval"] = PerfVerb(
     _eval_arguments, _eval_run)
 
 
+def _methods_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.methods.benchmark import add_arguments
+
+    add_arguments(parser)
+
+
+def _methods_run(args: argparse.Namespace) -> int:
+    from bench.methods.benchmark import run
+
+    return run(args)
+
+
+SUBVERBS["methods"] = PerfVerb(
+    "per-frame inference time and peak memory of FOMM, MRAA and SADM, and SADM's training-step memory with the "
+    "adjoint against plain backpropagation",
+    "  bench perf methods\n  bench perf methods --methods sadm --frames 3 --train-steps 4,16,32 --device cuda\n",
+    _methods_arguments, _methods_run)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_verb(sub, "perf", "speed benchmarks (tables of throughput and speed-up ratios)",
                       examples="".join(verb.examples.splitlines(keepends=True)[0] for verb in SUBVERBS.values()))

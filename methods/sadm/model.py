@@ -35,7 +35,12 @@ class SADMOutput:
 
 
 class SADM(Method):
-    """The SADM method; see :mod:`bench.methods.sadm.config` for the toggles."""
+    """SADM: neural-ODE motion evolution, self-appearance flow and multi-view fusion (Section 3).
+
+    The ablation switches are listed in ``toggles`` (see :mod:`bench.methods.sadm.config`).
+    """
+
+    toggles = ("motion_evolution", "appearance_assist", "num_refs", "evolution.method", "evolution.adjoint")
 
     def __init__(self, config: SADMConfig) -> None:
         super().__init__()

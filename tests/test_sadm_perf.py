@@ -1,0 +1,22 @@
+"""`bench perf methods` plumbing: one in-process measurement of each kind (no timing asserted)."""
+from __future__ import annotations
+
+from bench.methods.benchmark import measure
+from tests.test_sadm_model import TINY
+
+
+def _spec(kind: str, **extra) -> dict:
+    return {"method": "sadm", "kind": kind, "params": dict(TINY, num_refs=1), "device": "cpu", "size": 32,
+            "batch": 2, "frames": 2, **extra}
+
+
+def test_inference_measurement_reports_frames_memory_and_nfe():
+    m = measure(_spec("inference"))
+    assert m.kind == "inference" and len(m.seconds) == 2 and all(s > 0 for s in m.seconds)
+    assert m.params > 0 and m.weights_mib == m.params * 4 / 2 ** 20
+    assert m.nfe == 8 and m.peak_mib >= 0
+
+
+def test_training_measurement_runs_one_adjoint_step():
+    m = measure(_spec("train"))
+    assert m.kind == "train" and len(m.seconds) == 1 and m.nfe == 8 and m.peak_mib >= 0
