@@ -1,0 +1,233 @@
+"""``bench run`` end to end: protocols against independent computations, outputs, tracking, errors."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from bench import tracking
+from bench.checkpoints import save_checkpoint
+from bench.cli import main
+from bench.datasets import DATASETS
+from bench.datasets.spec import DatasetSpec
+from bench.datasets.video_io import list_videos
+from bench.methods import METHODS, build_method
+from bench.methods.base import Method
+from bench.metrics.base import Metric
+from bench.runner import RunSettings, run
+from bench.runner.evaluate import ItemEvaluator
+from bench.runner.items import animation_items, load_item
+from bench.runner.loading import file_sha256
+from tests.run_support import copy_source_l1, frames01, quick_settings, run_quick, summary, synthetic_videos
+from tests.tiny_method import NAME as TINY, build_tiny
+
+
+def _no_compute(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("an item was computed")
+    monkeypatch.setattr(ItemEvaluator, "evaluate", fail)
+
+
+def test_cli_reconstruction_matches_independent_l1_and_best_of_refs(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["run", "--method", "copy-source", "--dataset", "synthetic", "--task", "reconstruction",
+                 "--max-videos", "3", "--metrics", "l1,psnr,ssim", "--refs", "2", "--save-videos", "1",
+                 "--out", str(out)])
+    assert code == 0
+    got = summary(out)
+    plain, best = copy_source_l1(synthetic_videos(3), refs=2)
+    assert got["means"]["l1"] == pytest.approx(plain, abs=1e-6)
+    assert got["means"]["l1_best"] == pytest.approx(best, abs=1e-6)
+    assert got["counts"]["videos"] == 3 and got["skipped"] == {}
+    with (out / "per_video.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["video"] for r in rows] == [v.name for v in synthetic_videos(3)]
+    assert {"l1", "psnr", "ssim", "l1_best", "psnr_best", "ssim_best"} <= set(rows[0])
+    videos = list((out / "videos").glob("*.mp4"))
+    assert len(videos) == 1
+    from bench.datasets.video_io import read_video
+    strip = read_video(videos[0])
+    first = synthetic_videos(1)[0]
+    assert strip.shape[1:] == (64, 192, 3) and len(strip) == len(frames01(first.path))
+
+    runs = tracking.find_runs({"method": "copy-source", "dataset": "synthetic", "task": "reconstruction"})
+    assert len(runs) == 1
+    tags, metrics, params = runs[0].data.tags, runs[0].data.metrics, runs[0].data.params
+    assert tags["mb.status"] == "complete" and tags["mb.num_refs"] == "2" and tags["mb.variant"] == "default"
+    assert len(tags["mb.run_key"]) == 16 and tags["mb.kind"] == "eval"
+    assert metrics["l1"] == pytest.approx(plain, abs=1e-6) and "l1_std" in metrics and "l1_best" in metrics
+    assert params["seed"] == "0" and params["items"] == "3" and "versions.torch" in params
+    assert "mlflow run" in capsys.readouterr().out
+
+
+def test_psnr_and_per_video_values_follow_the_frame_then_video_mean(tmp_path):
+    (report,) = run_quick(tmp_path, refs=0)
+    for video in synthetic_videos(3):
+        frames = frames01(video.path)
+        mse = np.array([((frames[0] - f) ** 2).mean() for f in frames])
+        psnr = np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-10)))
+        assert report.results["psnr"].per_video[video.name] == pytest.approx(psnr, rel=1e-5)
+    assert report.results["l1_best"].na_reason == "best-of-references: no reference frames (--refs 0)"
+
+
+class _Recorder(Metric):
+    """Stand-in metric that keeps what it was given."""
+
+    def __init__(self) -> None:
+        super().__init__("cpu")
+        self.calls: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def update(self, generated, real, video="", source=None):
+        self.calls.append((generated, real, source))
+
+    def reset(self):
+        self.calls = []
+
+    def state(self):
+        return {}
+
+
+def test_animation_targets_fid_and_csim_at_the_source_and_akd_at_the_driving_frames():
+    video_a, video_b = synthetic_videos(2)
+    loaded = load_item(animation_items([(video_a, video_b)])[0], (64, 64), num_refs=1, seed=0)
+    metrics = {"fid": _Recorder(), "csim": _Recorder(), "akd": _Recorder()}
+    evaluator = ItemEvaluator(build_method("copy-source"), metrics, "animation", torch.device("cpu"), batch_size=5)
+    evaluator.run(loaded, loaded.source, None)
+    driving = torch.cat([real for _, real, _ in metrics["akd"].calls])
+    assert torch.equal(driving, loaded.driving)
+    for name in ("fid", "csim"):
+        for generated, real, source in metrics[name].calls:
+            assert torch.equal(real, loaded.source.expand_as(generated)) and torch.equal(source, loaded.source)
+    # a best-of candidate changes the method's input, never the target
+    evaluator.run(loaded, loaded.refs[:1], None)
+    generated, real, _ = metrics["fid"].calls[0]
+    assert torch.equal(generated[0], loaded.refs[0]) and torch.equal(real[0], loaded.source[0])
+
+
+def test_seeded_runs_repeat_exactly(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    run_quick(first, refs=2, seed=7)
+    run_quick(second, refs=2, seed=7)
+    assert summary(first) == summary(second)
+    assert (first / "per_video.csv").read_text() == (second / "per_video.csv").read_text()
+
+
+class _NaNOnOne(Method):
+    """copy-source that returns NaN for the video whose first frame is ``poison``."""
+
+    poison: torch.Tensor | None = None
+
+    def generate(self, source, driving, refs=None):
+        if _NaNOnOne.poison is not None and torch.equal(source[0].cpu(), _NaNOnOne.poison):
+            return torch.full_like(driving, float("nan"))
+        return source.expand_as(driving).clone()
+
+
+def test_nan_output_is_reported_by_name_and_never_averaged(tmp_path, monkeypatch):
+    if "nan-on-one" not in METHODS:
+        METHODS.register("nan-on-one", lambda config=None: _NaNOnOne())
+    videos = synthetic_videos(3)
+    from bench.datasets.video_io import read_frames, to_tensor
+    monkeypatch.setattr(_NaNOnOne, "poison", to_tensor(read_frames(videos[1].path, [0], (64, 64)))[0])
+    (report,) = run_quick(tmp_path / "nan", method="nan-on-one", refs=0)
+    got = summary(tmp_path / "nan")
+    assert list(got["skipped"]) == [videos[1].name] and "NaN" in got["skipped"][videos[1].name]
+    expected, _ = copy_source_l1([videos[0], videos[2]])
+    assert got["means"]["l1"] == pytest.approx(expected, abs=1e-6)
+    assert videos[1].name not in report.results["l1"].per_video
+    assert all(np.isfinite(v) for v in got["means"].values() if v is not None)
+
+
+def test_untrained_sadm_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))  # FID N/A: no Inception on CPU here
+    settings = RunSettings(method="sadm", dataset="synthetic", task="all", max_videos=1, num_pairs=1,
+                           metrics=["l1", "ssim", "fid"], refs=1, out=str(tmp_path), track=False, batch_size=8)
+    recon, anim = run(settings)
+    assert recon.results["l1"].available and 0 < recon.results["l1"].value < 1
+    assert recon.skipped == {} and anim.skipped == {} and anim.items == 1
+    assert "not found" in anim.results["fid"].na_reason
+    assert not any(name.endswith("_best") for name in recon.results)  # SADM fuses the references itself
+    assert (tmp_path / "reconstruction" / "summary.json").is_file() and (tmp_path / "animation" / "summary.json").is_file()
+
+
+def test_checkpoint_weights_are_used_and_generality_is_recorded(tmp_path):
+    torch.manual_seed(3)
+    model = build_tiny({"channels": 4}).eval()
+    path = save_checkpoint(tmp_path / "tiny.pt", method=TINY, config={"channels": 4}, model=model.state_dict(),
+                           train_dataset="vox")
+    out = tmp_path / "out"
+    assert main(["run", "--method", TINY, "--dataset", "synthetic", "--checkpoint", str(path), "--task",
+                 "reconstruction", "--max-videos", "2", "--metrics", "l1", "--refs", "0", "--out", str(out)]) == 0
+    expected = []
+    with torch.no_grad():
+        for video in synthetic_videos(2):
+            frames = torch.from_numpy(frames01(video.path)).float().permute(0, 3, 1, 2)
+            generated = model.generate(frames[:1].expand_as(frames), frames).clamp(0, 1)
+            expected.append(float((generated - frames).abs().flatten(1).mean(1).mean()))
+    assert summary(out)["means"]["l1"] == pytest.approx(np.mean(expected), abs=1e-5)
+    (found,) = tracking.find_runs({"method": TINY})
+    assert found.data.tags["mb.train_dataset"] == "vox" and found.data.tags["mb.dataset"] == "synthetic"
+    assert found.data.params["checkpoint_sha256"] == file_sha256(path)
+
+
+def test_checkpoint_of_another_method_fails_before_compute(tmp_path, monkeypatch, capsys):
+    path = save_checkpoint(tmp_path / "tiny.pt", method=TINY, config={}, model=build_tiny().state_dict())
+    _no_compute(monkeypatch)
+    code = main(["run", "--method", "copy-source", "--dataset", "synthetic", "--checkpoint", str(path),
+                 "--no-track", "--out", str(tmp_path / "out")])
+    assert code == 2 and f"is for method '{TINY}'" in capsys.readouterr().err
+
+
+def test_unreachable_tracking_server_fails_before_compute(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    _no_compute(monkeypatch)
+    code = main(["run", "--method", "copy-source", "--dataset", "synthetic", "--max-videos", "1",
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "cannot be reached" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_metric_weights_are_na_unless_strict(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    (report,) = run_quick(tmp_path / "lenient", metrics=["l1", "lpips"])
+    assert report.results["l1"].available
+    assert "alexnet" in report.results["lpips"].na_reason and report.results["lpips"].value is None
+    assert "lpips" in summary(tmp_path / "lenient")["na_reasons"]
+    _no_compute(monkeypatch)
+    code = main(["run", "--method", "copy-source", "--dataset", "synthetic", "--metrics", "l1,lpips", "--strict",
+                 "--task", "reconstruction", "--no-track", "--out", str(tmp_path / "strict")])
+    assert code == 2 and "alexnet-owt-7be5be79.pth" in capsys.readouterr().err
+
+
+def test_metric_outside_the_task_is_refused(capsys):
+    assert main(["run", "--method", "copy-source", "--dataset", "synthetic", "--task", "animation",
+                 "--metrics", "l1", "--no-track"]) == 2
+    assert "not part of the animation protocol" in capsys.readouterr().err
+
+
+@pytest.fixture
+def real_face(shared_dir):
+    """The real talking-head clips of ../shared as a registered test dataset at 64x64."""
+    name = "real-face-test"
+    if name not in DATASETS:
+        DATASETS.register(name, DatasetSpec(name=name, title="real face clips", domain="face", frame_size=(64, 64),
+                                            test_count=None, train_count=None, identity_rule="before-hash",
+                                            keypoint_backend="face", identity_backend="face", min_frames=4,
+                                            default_root=str(shared_dir / "data/real/face")))
+    return name, shared_dir / "data/real/face"
+
+
+def test_real_clips_reconstruction(tmp_path, real_face, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    name, root = real_face
+    (report,) = run(RunSettings(method="copy-source", dataset=name, root=str(root), task="reconstruction",
+                                metrics=["l1", "psnr", "akd"], refs=3, out=str(tmp_path), track=False))
+    spec = DATASETS.get(name)
+    videos = list_videos(root, "test", spec)
+    assert len(videos) == 2 and report.items == 2
+    plain, best = copy_source_l1(videos, refs=3)
+    assert report.results["l1"].value == pytest.approx(plain, abs=1e-6)
+    assert report.results["l1_best"].value == pytest.approx(best, abs=1e-6)
+    assert report.results["akd"].value is None and "not found" in report.results["akd"].na_reason
