@@ -43,10 +43,20 @@ class FrechetStats:
         return cls(features.mean(axis=0), np.cov(features, rowvar=False), int(features.shape[0]))
 
 
+def _clip_noise(values: np.ndarray) -> np.ndarray:
+    """Eigenvalues with rounding noise (below ``n * eps * max``, or negative) set to zero.
+
+    FID on fewer frames than feature dimensions has rank-deficient covariances; the square
+    roots of their noisy zero eigenvalues would otherwise add up to a visible bias.
+    """
+    tolerance = values.size * np.finfo(np.float64).eps * max(float(np.abs(values).max(initial=0.0)), 1e-300)
+    return np.where(values > tolerance, values, 0.0)
+
+
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
-    """Square root of a symmetric positive semi-definite matrix (negative eigenvalues clipped)."""
+    """Square root of a symmetric positive semi-definite matrix."""
     values, vectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
-    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    return (vectors * np.sqrt(_clip_noise(values))) @ vectors.T
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
@@ -59,8 +69,7 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     root1 = _psd_sqrt(sigma1)
     middle = root1 @ sigma2 @ root1
-    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2.0)
-    trace_sqrt = float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
+    trace_sqrt = float(np.sqrt(_clip_noise(np.linalg.eigvalsh((middle + middle.T) / 2.0))).sum())
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt)
 
@@ -91,6 +100,10 @@ def build_inception(pretrained: bool = True, weights_dir: str | Path | None = No
     if pretrained:
         checkpoint = weights.resolve(weights.INCEPTION_FID, weights_dir, allow_download)
         net.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    else:  # He-initialised convolutions, so random features still depend on the input
+        for module in net.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
     # InceptionV3 builds its blocks from fid_inception_v3(); hand it the network built above
     with mock.patch.object(fid_inception, "fid_inception_v3", lambda: net):
         model = fid_inception.InceptionV3([fid_inception.InceptionV3.BLOCK_INDEX_BY_DIM[FEATURE_DIM]])
@@ -112,7 +125,8 @@ class InceptionFeatures(torch.nn.Module):
 class FID(Metric):
     """Frechet Inception Distance between generated and real frames, all videos pooled (lower is better).
 
-    ``reference`` fixes the real statistics (real frames passed to ``update`` are then ignored).
+    ``reference`` fixes the real statistics (real frames passed to ``update`` are then ignored);
+    ``features`` replaces the Inception extractor (any ``B x 3 x H x W -> B x D`` module).
     """
 
     name = "fid"
@@ -120,9 +134,11 @@ class FID(Metric):
 
     def __init__(self, device: torch.device | str = "cpu", pretrained: bool = True,
                  weights_dir: str | Path | None = None, allow_download: bool = False,
-                 reference: FrechetStats | None = None) -> None:
+                 reference: FrechetStats | None = None, features: torch.nn.Module | None = None) -> None:
         super().__init__(device)
-        self.features = InceptionFeatures(build_inception(pretrained, weights_dir, allow_download)).to(self.device)
+        if features is None:
+            features = InceptionFeatures(build_inception(pretrained, weights_dir, allow_download))
+        self.features = features.to(self.device).eval()
         self.reference = reference
         self.reset()
 
@@ -130,8 +146,9 @@ class FID(Metric):
         self.generated: dict[str, list[np.ndarray]] = {}
         self.real: dict[str, list[np.ndarray]] = {}
 
+    @torch.no_grad()
     def _extract(self, frames: torch.Tensor) -> np.ndarray:
-        return self.features(frames.to(self.device, torch.float32)).cpu().numpy().astype(np.float32)
+        return self.features(frames.to(self.device, torch.float32)).flatten(1).cpu().numpy().astype(np.float32)
 
     def update(self, generated: torch.Tensor, real: torch.Tensor | None, video: str = "", source: torch.Tensor | None = None) -> None:
         check_pair(generated, real)
@@ -144,7 +161,7 @@ class FID(Metric):
     @staticmethod
     def _stack(per_video: dict[str, list[np.ndarray]]) -> np.ndarray:
         chunks = [chunk for video in sorted(per_video) for chunk in per_video[video]]
-        return np.concatenate(chunks) if chunks else np.zeros((0, FEATURE_DIM), np.float32)
+        return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
 
     def real_stats(self) -> FrechetStats:
         """Statistics of the real frames seen so far (to store in a :class:`RealStatsCache`)."""
