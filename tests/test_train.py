@@ -94,7 +94,8 @@ def test_resume_after_an_epoch_matches_training_straight_through(data_root, trai
     straight = run_training(_request(data_root, train_file, tmp_path / "straight"))
     first = run_training(_request(data_root, train_file, tmp_path / "split", epochs=1))
     assert first.epoch == 1
-    resumed = run_training(TrainRequest(resume=first.checkpoint, epochs=2, device="cpu", root=data_root))
+    # by MLflow run id: the run's mb.checkpoint tag leads to the checkpoint
+    resumed = run_training(TrainRequest(resume=first.run_id, epochs=2, device="cpu", root=data_root))
     assert resumed.run_id == first.run_id, "a resumed run continues its MLflow run"
     assert resumed.out_dir.resolve() == (tmp_path / "split").resolve()
     assert (resumed.epoch, resumed.step) == (straight.epoch, straight.step)
@@ -196,3 +197,22 @@ def test_bad_settings_are_one_line_errors(data_root, train_file, tmp_path):
         run_training(_request(data_root, train_file, tmp_path / "e", amp=True))
     with pytest.raises(UserError, match="no such checkpoint file or folder"):
         run_training(TrainRequest(resume=str(tmp_path / "missing.pt"), device="cpu"))
+
+
+def test_checkpoint_evaluates_in_bench_run(data_root, train_file, tmp_path):
+    from bench.checkpoints import load_method
+    from bench.datasets import get_dataset
+    from bench.datasets.video_io import list_videos, read_video, to_tensor
+    from bench.training.evaluate import reconstruction_l1
+
+    result = run_training(_request(data_root, train_file, tmp_path / "run", epochs=1))
+    got = reconstruction_l1(NAME, DATASET, result.checkpoint, root=data_root, device="cpu")
+    # independent: source = first frame, driving = every frame, mean |generated - driving| per video
+    method, _ = load_method(result.checkpoint)
+    per_video = []
+    for video in list_videos(data_root, "test", get_dataset(DATASET)):
+        frames = to_tensor(read_video(video.path))
+        with torch.no_grad():
+            generated = method.generate(frames[:1].expand_as(frames), frames)
+        per_video.append((generated - frames).abs().mean().item())
+    assert got == pytest.approx(sum(per_video) / len(per_video), rel=1e-5)

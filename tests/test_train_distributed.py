@@ -1,0 +1,78 @@
+"""Distributed training on the CPU: 2 processes with gloo end with identical weights."""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+import yaml
+
+from bench.checkpoints import load_checkpoint
+from bench.training.distributed import DistContext, EpochSampler
+from tests.test_train import TINY_TRAIN
+from bench.utils import seed_everything
+from tests.tiny_method import DATASET, NAME, build_tiny, make_data
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _worker(rank: int, world: int, port: int, folder: str) -> None:
+    """One torchrun-like process: environment as torchrun sets it, then the library entry point."""
+    import tests.tiny_method  # noqa: F401  (registers the tiny method in this process)
+    from bench.training import TrainRequest, run_training
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    trainers = []
+    base = Path(folder)
+    result = run_training(TrainRequest(
+        method=NAME, dataset=DATASET, root=base / "data", config=base / "model.yaml", train_config=base / "train.yaml",
+        out=base / "run", device="cpu", callbacks=[lambda trainer, values: trainers.append(trainer)]))
+    torch.save({"state": trainers[-1].method.state_dict(), "step": result.step, "run_id": result.run_id},
+               base / f"rank{rank}.pt")
+
+
+def test_two_gloo_processes_end_with_identical_weights(tmp_path):
+    make_data(tmp_path / "data")
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump({"model_params": {"channels": 8}}))
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump({**TINY_TRAIN, "num_epochs": 1, "log_every": 1}))
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    # 8 samples per epoch shared by 2 processes, batch 2 per process: 2 steps each
+    assert rank0["step"] == rank1["step"] == 2
+    assert rank0["run_id"] and rank1["run_id"] is None, "only rank 0 talks to MLflow"
+    for key, value in rank0["state"].items():
+        assert torch.equal(value, rank1["state"][key]), key
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert ckpt["world_size"] == 2 and len(ckpt["rng"]) == 2, "every rank's RNG state is saved"
+    for key, value in rank0["state"].items():
+        assert torch.equal(value, ckpt["model"][key]), key
+    seed_everything(TINY_TRAIN["seed"])  # the initial weights every rank started from
+    initial = build_tiny({"channels": 8}).state_dict()
+    assert any(not torch.equal(initial[k], ckpt["model"][k]) for k in initial), "training moved the weights"
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_epoch_sampler_splits_an_epoch_and_resumes_part_way(world):
+    data = list(range(10))
+    per_rank = []
+    for rank in range(world):
+        sampler = EpochSampler(data, DistContext(rank, world, rank, torch.device("cpu")), seed=5)
+        sampler.set_epoch(2)
+        full = list(sampler)
+        sampler.set_epoch(2, skip=3)
+        assert list(sampler) == full[3:] and len(sampler) == len(full) - 3
+        per_rank.append(full)
+    assert set().union(*per_rank) == set(data)
+    assert len({len(p) for p in per_rank}) == 1, "ranks get equal shares (padded), so they step together"
+    sampler = EpochSampler(data, DistContext(0, world, 0, torch.device("cpu")), seed=5)
+    sampler.set_epoch(3)
+    assert list(sampler) != per_rank[0], "another epoch, another order"
