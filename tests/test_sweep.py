@@ -1,0 +1,95 @@
+"""``bench sweep``: grids from the experiment files, skipping complete runs, dry runs."""
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from bench import tracking
+from bench.cli import main
+from bench.config import apply_overrides, config_path, load_yaml
+from bench.errors import ConfigError
+from bench.methods.sadm.config import parse_config
+from bench.runner.evaluate import ItemEvaluator
+from bench.runner.sweep import command_line, load_sweep
+
+TINY_SWEEP = """
+name: tiny
+methods: [copy-source]
+datasets: [synthetic]
+task: reconstruction
+max_videos: 2
+metrics: l1
+variants:
+  - {name: default, refs: 1}
+  - {name: seed1, refs: 1, seed: 1}
+  - {name: broken, checkpoint: "missing/{method}-{dataset}.pt"}
+"""
+
+
+def _experiment(name: str):
+    return load_sweep(config_path("experiments", f"{name}.yaml"))
+
+
+def test_paper_experiment_grids():
+    table1 = _experiment("table1")
+    assert len(table1) == 3 * 8 * 2
+    assert {(j.settings.method, j.settings.dataset) for j in table1} >= {("fomm", "vox"), ("sadm", "mgif")}
+    first = table1[0].settings
+    assert first.checkpoint == f"checkpoints/{first.method}-{first.dataset}.pt" and first.refs == 3
+    assert first.out.endswith(f"{first.dataset}/{first.method}-default-n3/{first.task}")
+
+    ablation = {j.settings.variant: j.settings for j in _experiment("ablation")}
+    assert set(ablation) == {"full", "no_motion_evolution", "no_appearance_assist", "no_multiview_fusion"}
+    assert ablation["no_motion_evolution"].checkpoint == "checkpoints/sadm-dfdc-no_motion_evolution.pt"
+    assert ablation["no_multiview_fusion"].refs == 0 and ablation["full"].checkpoint == "checkpoints/sadm-dfdc.pt"
+    # the toggles are real SADM config keys and switch exactly those components off
+    base = load_yaml(config_path("methods", "sadm", "dfdc.yaml"))["model_params"]
+    for variant, attribute in (("no_motion_evolution", "motion_evolution"), ("no_appearance_assist", "appearance_assist")):
+        config = parse_config(apply_overrides(base, ablation[variant].overrides))
+        assert getattr(config, attribute) is False and parse_config(base).__dict__[attribute] is True
+
+    nviews = _experiment("nviews")
+    assert sorted({j.settings.refs for j in nviews}) == [1, 2, 3, 4, 5, 6]
+    assert len({j.settings.out for j in nviews}) == len(nviews)
+
+    generality = _experiment("generality")
+    assert {j.settings.dataset for j in generality} == {"nemo", "mgif"} and {j.task for j in generality} == {"reconstruction"}
+    assert all(j.settings.checkpoint.endswith("-vox.pt") and j.settings.train_dataset == "vox" for j in generality)
+
+
+def test_sweep_runs_the_grid_then_skips_what_is_complete(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(TINY_SWEEP)
+    assert main(["sweep", "tiny.yaml"]) == 1  # the broken cell fails, the others run
+    out = capsys.readouterr()
+    assert "2 ran now, 1 failed" in out.out and "checkpoint not found: missing/copy-source-synthetic.pt" in out.err
+    runs = tracking.find_runs({"status": "complete"})
+    assert sorted(r.data.tags["mb.variant"] for r in runs) == ["default", "seed1"]
+    assert (tmp_path / "runs/tiny/synthetic/copy-source-seed1-n1/reconstruction/summary.json").is_file()
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("a complete run was computed again")
+    monkeypatch.setattr(ItemEvaluator, "evaluate", no_compute)
+    assert main(["sweep", "tiny.yaml"]) == 1
+    assert "2 already complete, 0 ran now, 1 failed" in capsys.readouterr().out
+
+
+def test_dry_run_commands_are_the_runs_the_sweep_counts_as_complete(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(TINY_SWEEP)
+    jobs = load_sweep("tiny.yaml")
+    assert main(["sweep", "tiny.yaml", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert command_line(jobs[0].settings) in printed and "3 to run" in printed
+    assert not (tmp_path / "runs").exists()
+    assert main(shlex.split(command_line(jobs[0].settings))[1:]) == 0
+    capsys.readouterr()
+    assert main(["sweep", "tiny.yaml", "--dry-run"]) == 0
+    assert "[1/3] copy-source/synthetic/default N=1/reconstruction: complete" in capsys.readouterr().out
+
+
+def test_unknown_keys_are_named(tmp_path):
+    (tmp_path / "bad.yaml").write_text("methods: [copy-source]\ndatasets: [synthetic]\nvariants:\n  - {name: a, refz: 2}\n")
+    with pytest.raises(ConfigError, match="unknown key 'refz'"):
+        load_sweep(tmp_path / "bad.yaml")
