@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from bench.datasets import get_dataset, resolve_root
 from bench.datasets.sampling import reference_indices
@@ -55,3 +56,28 @@ def run_quick(out: Path, **overrides):
 
 def summary(out: Path) -> dict:
     return json.loads((Path(out) / "summary.json").read_text())
+
+
+class CheapInception(torch.nn.Module):
+    """Stand-in for pytorch-fid's InceptionV3 in plumbing tests: a fixed random 64-d pooled
+    projection (the FID maths, states, merging and caching run for real). Counts frames seen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.weight = torch.nn.Parameter(torch.randn(64, 3, 8, 8, generator=generator) / 8, requires_grad=False)
+        self.frames = 0
+
+    def forward(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        self.frames += len(frames)
+        features = torch.tanh(torch.nn.functional.conv2d(frames, self.weight, stride=8))
+        return [torch.nn.functional.adaptive_avg_pool2d(features, 1)]
+
+
+def use_cheap_inception(monkeypatch) -> CheapInception:
+    """Make every FID built from now on use one :class:`CheapInception` (returned)."""
+    import bench.metrics.fid as fid
+
+    net = CheapInception()
+    monkeypatch.setattr(fid, "build_inception", lambda *args, **kwargs: net)
+    return net

@@ -20,7 +20,7 @@ from bench.runner import RunSettings, run
 from bench.runner.evaluate import ItemEvaluator
 from bench.runner.items import animation_items, load_item
 from bench.runner.loading import file_sha256
-from tests.run_support import copy_source_l1, frames01, quick_settings, run_quick, summary, synthetic_videos
+from tests.run_support import copy_source_l1, frames01, run_quick, summary, synthetic_videos, use_cheap_inception
 from tests.tiny_method import NAME as TINY, build_tiny
 
 
@@ -231,3 +231,25 @@ def test_real_clips_reconstruction(tmp_path, real_face, monkeypatch):
     assert report.results["l1"].value == pytest.approx(plain, abs=1e-6)
     assert report.results["l1_best"].value == pytest.approx(best, abs=1e-6)
     assert report.results["akd"].value is None and "not found" in report.results["akd"].na_reason
+
+
+def test_reconstruction_fid_reuses_cached_real_statistics(tmp_path, monkeypatch):
+    net = use_cheap_inception(monkeypatch)
+    videos = synthetic_videos(2)
+    frames = sum(len(frames01(v.path)) for v in videos)
+    (first,) = run_quick(tmp_path / "a", max_videos=2, metrics=["fid"], refs=0)
+    assert net.frames == 2 * frames  # generated and real frames
+    assert first.results["fid"].value > 0
+    net.frames = 0
+    (second,) = run_quick(tmp_path / "b", max_videos=2, metrics=["fid"], refs=0)
+    assert net.frames == frames  # real statistics came from the cache
+    assert second.results["fid"].value == first.results["fid"].value
+
+
+def test_animation_fid_against_the_source_and_best_of_references_by_fid(tmp_path, monkeypatch):
+    use_cheap_inception(monkeypatch)
+    settings = RunSettings(method="copy-source", dataset="synthetic", task="animation", max_videos=2,
+                           metrics=["fid"], refs=2, out=str(tmp_path), track=False)
+    (report,) = run(settings)
+    assert report.results["fid"].value == pytest.approx(0.0, abs=1e-9)  # output == source image
+    assert report.results["fid_best"].value > 1e-6  # candidates use a reference frame as the source

@@ -28,6 +28,7 @@ from bench.metrics import NotApplicable, build_metric
 from bench.metrics.base import Metric, MetricResult
 from bench.metrics.report_io import write_results
 from bench.runner.aggregate import aggregate
+from bench.runner import real_stats
 from bench.runner.distributed import DistContext, init_from_env
 from bench.runner.evaluate import ItemEvaluator, Timer
 from bench.runner.items import Item, animation_items, prefetch, reconstruction_items
@@ -184,6 +185,11 @@ def run_task(settings: RunSettings, plan: MethodPlan, method: Method, spec: Data
     out_dir = settings.task_dir(task)
     store = ResultStore(out_dir / "state", key)
     metrics, unavailable = build_metrics(settings, spec, task, device, metric_options)
+    cache_fid = task == "reconstruction" and "fid" in metrics
+    reference = ctx.gather(real_stats.load(metrics["fid"], spec, root, items) if cache_fid and ctx.is_main else None)[0]
+    if reference is not None:
+        metrics["fid"].reference = reference
+    signature = sorted(metrics) + (["fid:cached-real-stats"] if reference is not None else [])
     best_reason = best_of_refs_reason(settings, method, refs, task, metrics, unavailable)
     run_tags = tracking.tags(kind="eval", method=settings.method, dataset=settings.dataset,
                              train_dataset=plan.train_dataset, task=task, variant=settings.variant, num_refs=refs,
@@ -195,11 +201,12 @@ def run_task(settings: RunSettings, plan: MethodPlan, method: Method, spec: Data
         evaluator = ItemEvaluator(method, metrics, task, device, settings.batch_size)
         index = {item.name: i for i, item in enumerate(items)}
         mine = ctx.shard(items)
-        todo = [item for item in mine if not store.done(item.name, sorted(metrics))]
+        todo = [item for item in mine if not store.done(item.name, signature)]
         start = time.perf_counter()
         for loaded in prefetch(todo, spec.frame_size, refs, settings.seed):
             keep = index[loaded.item.name] < settings.save_videos
             record, main = evaluator.evaluate(loaded, best_reason is None, keep_frames=keep)
+            record["metrics"] = signature
             store.save(loaded.item.name, record)
             if keep and main.frames:
                 generated = np.concatenate(main.frames)
@@ -213,6 +220,9 @@ def run_task(settings: RunSettings, plan: MethodPlan, method: Method, spec: Data
                                      with_best=not method.uses_refs)
         report = TaskReport(task, out_dir, results, skipped, len(items), len(todo), evaluator.timer, wall)
         if ctx.is_main:
+            if cache_fid and reference is None and not skipped:
+                real_stats.save_from_states(metrics["fid"], [r["states"]["fid"] for r in records.values()],
+                                            spec, root, items)
             write_results(out_dir, results, skipped)
             if mlflow is not None:
                 log_results(mlflow, report)

@@ -126,7 +126,6 @@ class ItemEvaluator:
         use_refs = self.method.uses_refs and len(loaded.refs) > 0
         main = self.run(loaded, loaded.source, loaded.refs if use_refs else None, keep_frames)
         record: dict[str, Any] = {"video": loaded.item.name, "frames": len(loaded.driving),
-                                  "metrics": sorted(self.metrics),
                                   "ref_indices": list(loaded.ref_indices), "nonfinite": main.nonfinite,
                                   "states": main.states, "best": None}
         if best_of_refs and not self.method.uses_refs and len(loaded.refs) and SELECTION_METRIC[self.task] in self.metrics:

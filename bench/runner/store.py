@@ -74,9 +74,10 @@ class ResultStore:
     def path(self, video: str) -> Path:
         return self.directory / file_name(video)
 
-    def done(self, video: str, metrics: list[str]) -> bool:
-        """Whether ``video`` has a saved record made with exactly ``metrics`` (else it is recomputed)."""
-        return self.path(video).is_file() and self.load(video).get("metrics") == metrics
+    def done(self, video: str, signature: list[str]) -> bool:
+        """Whether ``video`` has a saved record whose metric ``signature`` is this run's (else it is
+        recomputed: a metric became available, or the FID real statistics came from the cache)."""
+        return self.path(video).is_file() and self.load(video).get("metrics") == signature
 
     def save(self, video: str, record: dict[str, Any]) -> None:
         target = self.path(video)
