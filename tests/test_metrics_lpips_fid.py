@@ -70,6 +70,17 @@ def test_frechet_distance_matches_scipy_sqrtm():
     assert frechet_distance(m1, s1, m1, s1) == pytest.approx(0.0, abs=1e-8)
 
 
+def test_random_fid_inception_gives_input_dependent_pool3_features():
+    from bench.metrics.fid import InceptionFeatures, build_inception
+
+    torch.manual_seed(0)
+    features = InceptionFeatures(build_inception(pretrained=False))
+    out = features(_frames(2, size=32))
+    assert out.shape == (2, 2048) and torch.isfinite(out).all()
+    assert (out[0] - out[1]).abs().max() > 1e-4 * out.abs().max()
+
+
+@pytest.mark.slow
 def test_fid_random_inception_self_zero_and_noise_positive():
     torch.manual_seed(0)
     fid = FID(pretrained=False)

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from bench.commands._common import add_verb
+from bench.errors import UserError
 
 DEFAULT_METRICS = "l1,psnr,ssim,ms_ssim,lpips,fid"
 
@@ -35,14 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _backends(items: list[str]) -> dict[str, str]:
-    from bench.errors import UserError
-
+def _backends(items: list[str], metrics: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
         metric, sep, name = item.partition("=")
         if not sep or not name:
             raise UserError(f"--backend expects METRIC=NAME, got '{item}'")
+        if metric.strip() not in metrics:
+            raise UserError(f"--backend {item}: '{metric.strip()}' is not among --metrics {','.join(metrics)}")
         out[metric.strip()] = name.strip()
     return out
 
@@ -54,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from bench.utils import pick_device
 
     names = parse_metric_names(args.metrics, METRICS.names())
-    backends = _backends(args.backend)
+    if args.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+    backends = _backends(args.backend, names)
     device = pick_device(args.device)
     sources = read_sources(args.sources) if args.sources else None
     metrics = {name: build_metric(name, args.domain, device, weights_dir=args.weights_dir, backend=backends.get(name),

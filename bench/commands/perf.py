@@ -29,6 +29,8 @@ def _metrics_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights-dir", metavar="DIR", help="folder searched first for weight files")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--repeats", type=int, default=1, help="timed repeats after a warm-up (best is kept)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice); 1 is often "
+                        "faster on a machine shared with other jobs")
 
 
 def _metrics_run(args: argparse.Namespace) -> int:
@@ -44,6 +46,8 @@ def _metrics_run(args: argparse.Namespace) -> int:
         raise UserError("--frames must be at least 2")
     names = parse_metric_names(args.metrics, METRICS.names())
     device = pick_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.video:
         from bench.datasets.video_io import read_video, to_tensor
 

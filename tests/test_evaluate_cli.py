@@ -1,0 +1,128 @@
+"""``bench evaluate`` end to end on temporary folders; ``bench metrics list``; ``bench perf metrics``."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.cli import main
+from bench.metrics.evaluation import video_key
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+def _frames(folder: Path) -> list[np.ndarray]:
+    return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
+
+
+@pytest.fixture
+def folders(tmp_path):
+    """real/test with two frame-folder videos; generated as FOMM png strips (one exact, one noisy,
+    one with a frame missing, one without a real counterpart)."""
+    if not REAL.is_dir():
+        pytest.skip(f"shared real frames not found at {REAL}")
+    real_test = tmp_path / "real" / "test"
+    real_test.mkdir(parents=True)
+    names = sorted(p.name for p in (REAL / "body" / "test").iterdir())
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(names):
+        target = real_test / name
+        target.mkdir()
+        for frame in sorted((REAL / "body" / "test" / name).glob("*.png"))[:6]:
+            shutil.copy(frame, target / frame.name)
+        frames = _frames(target)
+        if index == 1:
+            frames = [np.clip(f + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8) for f in frames]
+        Image.fromarray(np.concatenate(frames, axis=1)).save(generated / f"{name}.png")
+    first = _frames(real_test / names[0])
+    Image.fromarray(np.concatenate(first[:5], axis=1)).save(generated / "short.png")
+    (real_test / "short").mkdir()
+    for i, frame in enumerate(first):
+        Image.fromarray(frame).save(real_test / "short" / f"{i:04d}.png")
+    Image.fromarray(np.concatenate(first, axis=1)).save(generated / "orphan.png")
+    return tmp_path / "real", generated, names
+
+
+def test_evaluate_writes_per_video_csv_and_summary(folders, tmp_path, capsys):
+    real, generated, names = folders
+    out = tmp_path / "out"
+    code = main(["evaluate", "--real", str(real), "--generated", str(generated), "--metrics", "l1,psnr,ssim,ms_ssim,akd",
+                 "--out", str(out), "--device", "cpu", "--batch-size", "4"])
+    assert code == 0, capsys.readouterr().err
+    with (out / "per_video.csv").open() as handle:
+        rows = {row["video"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == set(names)
+    assert list(next(iter(rows.values()))) == ["video", "l1", "psnr", "ssim", "ms_ssim", "akd"]
+    exact, noisy = rows[names[0]], rows[names[1]]
+    assert float(exact["l1"]) == 0.0 and float(exact["ssim"]) == pytest.approx(1.0)
+    assert 0 < float(noisy["l1"]) < 0.1 and float(noisy["ssim"]) < 1.0
+    assert exact["akd"] == ""  # not applicable without a face/body domain
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["means"]["l1"] == pytest.approx(float(noisy["l1"]) / 2)
+    assert summary["means"]["akd"] is None and "domain" in summary["na_reasons"]["akd"]
+    assert summary["counts"]["videos"] == 2 and summary["counts"]["skipped"] == 2
+    assert "5 frames" in summary["skipped"]["short"] and "6 frames" in summary["skipped"]["short"]
+    assert "no real video" in summary["skipped"]["orphan"]
+
+
+def test_evaluate_identity_against_sources_with_dlib(tmp_path, capsys):
+    if not REAL.is_dir():
+        pytest.skip(f"shared real frames not found at {REAL}")
+    from bench.datasets.video_io import read_video
+
+    real_test = tmp_path / "real" / "test"
+    real_test.mkdir(parents=True)
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    frames = read_video(REAL / "face" / "test" / "tpsdemo#000000#000039.mp4")[:2]
+    for name in ("a", "b"):
+        (real_test / name).mkdir()
+        for i, frame in enumerate(frames):
+            Image.fromarray(frame).save(real_test / name / f"{i}.png")
+        Image.fromarray(np.concatenate(list(frames), axis=1)).save(generated / f"{name}.png")
+    Image.fromarray(frames[0]).save(tmp_path / "same.png")
+    sources = tmp_path / "sources.csv"
+    sources.write_text(f"generated,source_image\na.png,same.png\nb.png,{REAL / 'face' / 'sources' / 'tps_source.png'}\n")
+    out = tmp_path / "out"
+    code = main(["evaluate", "--real", str(tmp_path / "real"), "--generated", str(generated), "--metrics", "csim",
+                 "--domain", "face", "--backend", "csim=dlib", "--sources", str(sources), "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    per_video = {row["video"]: float(row["csim"]) for row in csv.DictReader((out / "per_video.csv").open())}
+    assert per_video["a"] > per_video["b"]
+
+
+def test_evaluate_user_errors_are_one_line(tmp_path, capsys):
+    assert main(["evaluate", "--real", str(tmp_path / "missing"), "--generated", str(tmp_path), "--metrics", "l1",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert main(["evaluate", "--real", str(tmp_path), "--generated", str(tmp_path), "--metrics", "l1,bogus",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "not found" in err[0] and "unknown metric 'bogus'" in err[1]
+
+
+def test_video_key_matches_fomm_output_names():
+    assert video_key("id10001#abc#000.mp4.png") == video_key("id10001#abc#000.mp4") == "id10001#abc#000"
+    assert video_key("teddemo#000000#000023") == "teddemo#000000#000023"
+    assert video_key("horse.gif") == "horse"
+
+
+def test_metrics_list_shows_direction_backends_and_weights(capsys):
+    assert main(["metrics", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("l1", "psnr", "ssim", "ms_ssim", "lpips", "fid", "akd", "csim", "aed"):
+        assert f"\n{name} " in "\n" + out
+    assert "dlib (face)" in out and "keypointrcnn (body default)" in out
+    assert "pt_inception-2015-12-05-6726825d.pth" in out or "inception" in out
+
+
+def test_perf_metrics_prints_throughput_and_ratio(capsys):
+    assert main(["perf", "metrics", "--metrics", "l1,ssim", "--frames", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "frames/s" in out and "speed-up" in out and "ms_ssim" in out
