@@ -118,7 +118,7 @@ class SADM(Method):
         source, driving = batch["source"], batch["driving"]
         kp_driving = self.kp_detector(driving)
         out = self.forward_views(source, kp_driving, batch.get("refs"))
-        perceptual = self.perceptual_loss().to(driving.device)(out.prediction, driving)
+        perceptual = self.perceptual_loss().to(driving.device, driving.dtype)(out.prediction, driving)
         tcfg = self.config.losses.transform
         transform = RandomTransform(driving.shape[0], tcfg.sigma_affine, tcfg.sigma_tps, tcfg.points_tps,
                                     device=driving.device, dtype=driving.dtype)
