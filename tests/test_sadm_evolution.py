@@ -61,10 +61,10 @@ def test_number_of_function_evaluations_is_recorded_per_forward(method, steps, e
 def test_adaptive_solver_records_its_evaluations_and_tightens_with_tolerance():
     field = torch.randn(1, 2, 8, 8)
     nfe = []
-    for tol in (1e-2, 1e-7):
+    for tol in (1e-2, 1e-6):
         ev = _evolution(method="dopri5", rtol=tol, atol=tol, zero_init=False)
         with torch.no_grad():
-            ev.dynamics.convs[-1].weight.mul_(20.0)  # stiffer dynamics so that the step count depends on tol
+            ev.dynamics.convs[-1].weight.mul_(5.0)  # stiffer dynamics so that the step count depends on tol
             ev(field)
         nfe.append(ev.last_nfe)
     assert 0 < nfe[0] < nfe[1]
