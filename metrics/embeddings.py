@@ -39,8 +39,7 @@ class DlibFaceEmbedder:
     """dlib HOG detector, 5-point alignment and the 128-d face recognition ResNet; CPU only."""
 
     def __init__(self, weights_dir: str | Path | None = None, upsample: int = 1) -> None:
-        import dlib
-
+        dlib = weights.import_dlib()
         self.detector = dlib.get_frontal_face_detector()
         self.shape = dlib.shape_predictor(str(weights.resolve(weights.DLIB_LANDMARKS_5, weights_dir)))
         self.net = dlib.face_recognition_model_v1(str(weights.resolve(weights.DLIB_FACE_EMBEDDING, weights_dir)))
@@ -91,9 +90,10 @@ class OSNetEmbedder:
         from torchreid.reid.utils import load_pretrained_weights
 
         self.device = torch.device(device)
+        path = weights.resolve(weights.OSNET, weights_dir, allow_download) if pretrained else None
         self.model = build_model("osnet_x1_0", num_classes=1, pretrained=False, use_gpu=False)
-        if pretrained:
-            load_pretrained_weights(self.model, str(weights.resolve(weights.OSNET, weights_dir, allow_download)))
+        if path is not None:
+            load_pretrained_weights(self.model, str(path))
         self.model.eval().to(self.device)
         self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)

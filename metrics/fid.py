@@ -96,9 +96,9 @@ def build_inception(pretrained: bool = True, weights_dir: str | Path | None = No
     """pytorch-fid's ``InceptionV3`` returning the 2048-d pool3 block, weights from the resolved file."""
     from pytorch_fid import inception as fid_inception
 
+    checkpoint = weights.resolve(weights.INCEPTION_FID, weights_dir, allow_download) if pretrained else None
     net = _fid_inception_architecture()
-    if pretrained:
-        checkpoint = weights.resolve(weights.INCEPTION_FID, weights_dir, allow_download)
+    if checkpoint is not None:
         net.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
     else:  # He-initialised convolutions, so random features still depend on the input
         for module in net.modules():

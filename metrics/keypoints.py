@@ -36,8 +36,7 @@ class DlibLandmarks:
     num_keypoints = 68
 
     def __init__(self, weights_dir: str | Path | None = None, upsample: int = 1) -> None:
-        import dlib
-
+        dlib = weights.import_dlib()
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(str(weights.resolve(weights.DLIB_LANDMARKS_68, weights_dir)))
         self.upsample = upsample
@@ -101,9 +100,9 @@ class KeypointRCNN:
         from torchvision.models.detection import keypointrcnn_resnet50_fpn
 
         self.device = torch.device(device)
+        path = weights.resolve(weights.KEYPOINT_RCNN, weights_dir, allow_download) if pretrained else None
         self.model = keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None)
-        if pretrained:
-            path = weights.resolve(weights.KEYPOINT_RCNN, weights_dir, allow_download)
+        if path is not None:
             self.model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         self.model.eval().to(self.device)
         self.person_threshold = person_threshold

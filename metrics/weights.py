@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from bench.errors import MissingWeightsError
+from bench.errors import MissingWeightsError, UserError
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,15 @@ DLIB_LANDMARKS_5 = WeightFile("dlib 5-point shape predictor", "shape_predictor_5
                               "face_recognition_models", hint="pip install face-recognition-models")
 DLIB_FACE_EMBEDDING = WeightFile("dlib face recognition ResNet", "dlib_face_recognition_resnet_model_v1.dat",
                                  "face_recognition_models", hint="pip install face-recognition-models")
+
+
+def import_dlib():  # noqa: ANN201 - dlib has no type stubs
+    """The ``dlib`` module, or a one-line error saying how to install the offline dlib backends."""
+    try:
+        import dlib
+    except ImportError:
+        raise UserError("the dlib backends need 'pip install dlib-bin face-recognition-models'") from None
+    return dlib
 
 
 def torch_hub_checkpoints() -> Path:
