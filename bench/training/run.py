@@ -143,6 +143,8 @@ def run_training(request: TrainRequest) -> TrainResult:
             tracking.ensure_reachable()  # fail before any compute
         resume_path = resolve_resume(request.resume) if request.resume is not None else None
         resume = load_checkpoint(resume_path) if resume_path is not None else None
+        if resume is not None and not resume.get("optimizer"):
+            raise UserError(f"checkpoint {resume_path} holds no optimiser state: it can be evaluated, not resumed")
         if resume is not None and request.method is not None:
             check_compatible(resume, expected_method=request.method, where=resume_path)
         method_name = request.method or (resume["method"] if resume else None)
