@@ -27,8 +27,8 @@ from bench.methods.base import Method
 from bench.metrics import NotApplicable, build_metric
 from bench.metrics.base import Metric, MetricResult
 from bench.metrics.report_io import write_results
-from bench.runner.aggregate import aggregate
 from bench.runner import real_stats
+from bench.runner.aggregate import aggregate
 from bench.runner.distributed import DistContext, init_from_env
 from bench.runner.evaluate import ItemEvaluator, Timer
 from bench.runner.items import Item, animation_items, prefetch, reconstruction_items
@@ -176,6 +176,22 @@ def tracked(settings: RunSettings, ctx: DistContext, name: str, run_tags: dict[s
         yield mlflow
 
 
+def evaluate_items(evaluator: ItemEvaluator, todo: list[Item], store: ResultStore, signature: list[str],
+                   size: Any, refs: int, seed: int, best_of_refs: bool, videos_dir: Path,
+                   save_videos: set[str]) -> float:
+    """Evaluate ``todo`` (decoding ahead), saving each record as it finishes; returns the loop's seconds."""
+    start = time.perf_counter()
+    for loaded in prefetch(todo, size, refs, seed):
+        keep = loaded.item.name in save_videos
+        record, main = evaluator.evaluate(loaded, best_of_refs, keep_frames=keep)
+        record["metrics"] = signature
+        store.save(loaded.item.name, record)
+        if keep and main.frames:
+            generated = np.concatenate(main.frames)
+            write_video(videos_dir, loaded.item.name, side_by_side(loaded.source, loaded.driving[: len(generated)], generated))
+    return time.perf_counter() - start
+
+
 def run_task(settings: RunSettings, plan: MethodPlan, method: Method, spec: DatasetSpec, root: Path, task: str,
              ctx: DistContext, device: torch.device, metric_options: dict[str, dict[str, Any]]) -> TaskReport:
     """Evaluate one task: every item once (skipping saved ones), then aggregate and log on rank 0."""
@@ -199,20 +215,11 @@ def run_task(settings: RunSettings, plan: MethodPlan, method: Method, spec: Data
     with tracked(settings, ctx, run_name, run_tags, params) as mlflow:
         seed_everything(settings.seed)
         evaluator = ItemEvaluator(method, metrics, task, device, settings.batch_size)
-        index = {item.name: i for i, item in enumerate(items)}
         mine = ctx.shard(items)
         todo = [item for item in mine if not store.done(item.name, signature)]
-        start = time.perf_counter()
-        for loaded in prefetch(todo, spec.frame_size, refs, settings.seed):
-            keep = index[loaded.item.name] < settings.save_videos
-            record, main = evaluator.evaluate(loaded, best_reason is None, keep_frames=keep)
-            record["metrics"] = signature
-            store.save(loaded.item.name, record)
-            if keep and main.frames:
-                generated = np.concatenate(main.frames)
-                frames = side_by_side(loaded.source, loaded.driving[: len(generated)], generated)
-                write_video(out_dir / "videos", loaded.item.name, frames)
-        wall = time.perf_counter() - start
+        wall = evaluate_items(evaluator, todo, store, signature, spec.frame_size, refs, settings.seed,
+                              best_reason is None, out_dir / "videos",
+                              {item.name for item in items[: settings.save_videos]})
         records: dict[str, dict[str, Any]] = {}
         for part in ctx.gather({item.name: store.load(item.name) for item in mine}):
             records.update(part)
