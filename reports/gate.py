@@ -2,6 +2,7 @@
 
 Baseline format (keyed by method, dataset, task, variant)::
 
+    source: bench demo --quick                # what produced the runs (kept by --update)
     tolerance: {abs: 0.0, rel: 0.05}         # default for every metric
     tolerances: {fid: {abs: 5.0, rel: 0.1}}  # per metric (``l1_best`` falls back to ``l1``)
     runs:
@@ -45,6 +46,7 @@ class Baseline:
     default: Tolerance
     per_metric: dict[str, Tolerance]
     runs: dict[tuple[str, ...], dict[str, float]]
+    source: str | None = None
 
     def tolerance(self, metric: str) -> Tolerance:
         base = metric.removesuffix("_best")
@@ -86,7 +88,8 @@ def load_baseline(path: str | Path) -> Baseline:
             raise ConfigError(f"{where}: 'metrics' must be a non-empty mapping")
         runs[tuple(str(entry[k]) for k in RUN_KEY)] = {str(k): float(v) for k, v in metrics.items()}
     per_metric = {str(k): _tolerance(v, f"{path}: tolerances.{k}") for k, v in (data.get("tolerances") or {}).items()}
-    return Baseline(_tolerance(data.get("tolerance", DEFAULT_TOLERANCE), f"{path}: tolerance"), per_metric, runs)
+    source = str(data["source"]) if data.get("source") else None
+    return Baseline(_tolerance(data.get("tolerance", DEFAULT_TOLERANCE), f"{path}: tolerance"), per_metric, runs, source)
 
 
 def latest_metrics(frame: pd.DataFrame) -> dict[tuple[str, ...], dict[str, float]]:
@@ -138,11 +141,12 @@ def write_baseline(path: str | Path, current: Mapping[tuple[str, ...], Mapping[s
                    previous: Baseline | None = None) -> Path:
     """Baseline YAML from ``current`` keeping the tolerances of ``previous`` (defaults otherwise)."""
     default = previous.default if previous else Tolerance(**DEFAULT_TOLERANCE)
-    data: dict[str, Any] = {"tolerance": {"abs": default.abs, "rel": default.rel}}
+    data: dict[str, Any] = {"source": previous.source} if previous and previous.source else {}
+    data["tolerance"] = {"abs": default.abs, "rel": default.rel}
     if previous and previous.per_metric:
         data["tolerances"] = {m: {"abs": t.abs, "rel": t.rel} for m, t in sorted(previous.per_metric.items())}
     data["runs"] = [
-        {**dict(zip(RUN_KEY, key)), "metrics": {m: float(f"{v:.6g}") for m, v in sorted(metrics.items())}}
+        {**dict(zip(RUN_KEY, key)), "metrics": {m: float(v) for m, v in sorted(metrics.items())}}
         for key, metrics in sorted(current.items())
     ]
     header = ("# Regression baseline for `bench check` (keys: method, dataset, task, variant).\n"

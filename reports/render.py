@@ -17,8 +17,8 @@ def legend(table: Table) -> str:
     """What arrows, bold, parentheses, N/A and reported rows mean in ``table``."""
     ranked = "measured value (reported rows are not ranked)" if table.has_measured else "value"
     return (f"Arrows: lower (down) or higher (up) is better. Bold: best {ranked} per group and metric. "
-            "Parentheses: best over the reference images (one-shot methods). N/A: the metric does not apply; "
-            "--: no run." + (" Rows marked (reported) are published numbers." if table.has_measured else ""))
+            "Parentheses: best over the reference images (one-shot methods). N/A: the metric does not apply "
+            "or could not be computed (the reason is in the .csv); --: no run." + (" Rows marked (reported) are published numbers." if table.has_measured else ""))
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
