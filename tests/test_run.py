@@ -6,6 +6,7 @@ import csv
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from bench import tracking
 from bench.checkpoints import save_checkpoint
@@ -15,6 +16,7 @@ from bench.datasets.spec import DatasetSpec
 from bench.datasets.video_io import list_videos
 from bench.methods import METHODS, build_method
 from bench.methods.base import Method
+from bench.methods.official import from_official
 from bench.metrics.base import Metric
 from bench.runner import RunSettings, run
 from bench.runner.evaluate import ItemEvaluator
@@ -253,3 +255,27 @@ def test_animation_fid_against_the_source_and_best_of_references_by_fid(tmp_path
     (report,) = run(settings)
     assert report.results["fid"].value == pytest.approx(0.0, abs=1e-9)  # output == source image
     assert report.results["fid_best"].value > 1e-6  # candidates use a reference frame as the source
+
+
+def test_official_fomm_checkpoint(tmp_path, shared_dir):
+    """An official-format FOMM checkpoint (the fixture's weights) loads and is what the run evaluates."""
+    fixture = torch.load(shared_dir / "reference/fixtures/fomm-face.pt", weights_only=False)
+    checkpoint = tmp_path / "fomm.pth.tar"
+    torch.save({**fixture["state_dict"], "epoch": 99}, checkpoint)
+    (tmp_path / "fomm.yaml").write_text(yaml.safe_dump({"model_params": fixture["model_params"]}))
+    out = tmp_path / "out"
+    assert main(["run", "--method", "fomm", "--official", "fomm", "--checkpoint", str(checkpoint), "--config",
+                 str(tmp_path / "fomm.yaml"), "--dataset", "synthetic", "--task", "reconstruction", "--max-videos",
+                 "1", "--refs", "0", "--metrics", "l1", "--no-track", "--out", str(out)]) == 0
+    model = from_official("fomm", fixture["model_params"], fixture["state_dict"])
+    video = synthetic_videos(1)[0]
+    frames = torch.from_numpy(frames01(video.path)).float().permute(0, 3, 1, 2)
+    with torch.no_grad():
+        generated = model.generate(frames[:1].expand_as(frames), frames).clamp(0, 1)
+    expected = float((generated - frames).abs().flatten(1).mean(1).mean())
+    assert summary(out)["means"]["l1"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_config_a_method_rejects_is_a_user_error(capsys):
+    assert main(["run", "--method", "copy-source", "--dataset", "synthetic", "--set", "x=1", "--no-track"]) == 2
+    assert "rejects its config" in capsys.readouterr().err

@@ -98,11 +98,19 @@ def build_planned(plan: MethodPlan, trusted: bool = False) -> Method:
         trained, meta = load_method(plan.checkpoint, expected_method=plan.name, trusted=trusted)
         if config_hash(meta["config"]) == plan.config_hash:
             return trained
-        method = build_method(plan.name, plan.config)  # --set / --refs changed the config
+        method = _build(plan)  # --set / --refs changed the config
         try:
             method.load_state_dict(trained.state_dict(), strict=True)
         except RuntimeError as exc:
             raise UserError(f"the --set/--refs changes do not fit checkpoint {plan.checkpoint}: "
                             f"{str(exc).strip().splitlines()[0][:200]}") from None
         return method.eval()
-    return build_method(plan.name, plan.config).eval()
+    return _build(plan).eval()
+
+
+def _build(plan: MethodPlan) -> Method:
+    """A fresh method from the planned config; a config the method rejects is a user error."""
+    try:
+        return build_method(plan.name, plan.config)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"method '{plan.name}' rejects its config ({plan.config_source}): {exc}") from None
