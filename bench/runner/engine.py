@@ -192,15 +192,24 @@ def evaluate_items(evaluator: ItemEvaluator, todo: list[Item], store: ResultStor
     return time.perf_counter() - start
 
 
-def run_task(settings: RunSettings, plan: MethodPlan, method: Method, spec: DatasetSpec, root: Path, task: str,
-             ctx: DistContext, device: torch.device, metric_options: dict[str, dict[str, Any]]) -> TaskReport:
-    """Evaluate one task: every item once (skipping saved ones), then aggregate and log on rank 0."""
+@dataclass
+class TaskWork:
+    """What a task needs, prepared before any task computes (so input errors come first)."""
+
+    task: str
+    items: list[Item]
+    metrics: dict[str, Metric]
+    unavailable: dict[str, str]
+
+
+def run_task(settings: RunSettings, plan: MethodPlan, method: Method, spec: DatasetSpec, root: Path, work: TaskWork,
+             ctx: DistContext, device: torch.device) -> TaskReport:
+    """Evaluate one task's items once each (skipping saved ones), then aggregate and log on rank 0."""
+    task, items, metrics, unavailable = work.task, work.items, work.metrics, work.unavailable
     refs = protocol_refs(settings, plan)
-    items = task_items(settings, spec, root, task)
     key = task_run_key(settings, plan, task)
     out_dir = settings.task_dir(task)
     store = ResultStore(out_dir / "state", key)
-    metrics, unavailable = build_metrics(settings, spec, task, device, metric_options)
     cache_fid = task == "reconstruction" and "fid" in metrics
     reference = ctx.gather(real_stats.load(metrics["fid"], spec, root, items) if cache_fid and ctx.is_main else None)[0]
     if reference is not None:
@@ -255,6 +264,7 @@ def run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | None 
     ctx.barrier()
     root = resolve_root(spec, settings.root)
     device = ctx.device(settings.device)
+    work = [TaskWork(task, task_items(settings, spec, root, task),
+                     *build_metrics(settings, spec, task, device, metric_options or {})) for task in settings.tasks()]
     method = build_planned(plan, settings.trusted).to(device)
-    return [run_task(settings, plan, method, spec, root, task, ctx, device, metric_options or {})
-            for task in settings.tasks()]
+    return [run_task(settings, plan, method, spec, root, task_work, ctx, device) for task_work in work]
