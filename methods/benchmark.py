@@ -40,8 +40,6 @@ class Measurement:
     seconds: list[float] = field(default_factory=list)
     peak_mib: float = 0.0
     nfe: int | None = None
-    device: str = "cpu"
-    threads: int = 1
 
 
 class _PeakMemory:
@@ -110,8 +108,7 @@ def measure(spec: dict[str, Any]) -> Measurement:
     gen = torch.Generator().manual_seed(1)
     inputs = _inputs(method, spec["batch"], spec["size"], device, gen)
     result = Measurement(spec["method"], spec["kind"], spec.get("label", ""), method.num_parameters(),
-                         sum(p.numel() * p.element_size() for p in method.parameters()) / MiB,
-                         device=str(device), threads=torch.get_num_threads())
+                         sum(p.numel() * p.element_size() for p in method.parameters()) / MiB)
     tracker = _PeakMemory(device)
     if spec["kind"] == "inference":
         method.eval()
@@ -181,8 +178,10 @@ def add_arguments(parser: Any) -> None:
 
 def _params(method: str, preset: str, overrides: list[str]) -> dict[str, Any]:
     from bench.config import apply_overrides
-    from bench.methods.presets import load_model_params
+    from bench.methods.presets import load_model_params, preset_datasets
 
+    if not preset_datasets(method):  # a method without configuration (copy-source)
+        return {}
     return apply_overrides(load_model_params(method, preset), overrides)
 
 
@@ -210,20 +209,27 @@ def run(args: Any) -> int:
         raise UserError("--frames and --batch must be at least 1")
     device = str(pick_device(args.device))
     names = [n.strip() for n in args.methods.split(",") if n.strip()]
-    print(f"inference, {args.size}x{args.size}, batch {args.batch}, preset '{args.preset}', device {device}")
-    print(f"{'method':8s} {'params':>12s} {'weights MiB':>11s} {'ms/frame':>9s} {'frames/s':>8s} "
+    print(f"inference, {args.size}x{args.size}, batch {args.batch}, preset '{args.preset}', device {device}, "
+          f"torch threads {torch.get_num_threads()}")
+    w = max([8] + [len(n) for n in names])
+    print(f"{'method':{w}s} {'params':>12s} {'weights MiB':>11s} {'ms/frame':>9s} {'frames/s':>8s} "
           f"{'peak MiB':>9s} {'NFE':>4s}")
     for name in names:
         if name not in METHODS:
-            print(f"{name:8s} skipped: not registered")
+            print(f"{name:{w}s} skipped: not registered")
             continue
-        spec = {"method": name, "kind": "inference", "params": _params(name, args.preset, []), "device": device,
+        try:
+            params = _params(name, args.preset, [])
+        except UserError as exc:
+            print(f"{name:{w}s} skipped: {exc}")
+            continue
+        spec = {"method": name, "kind": "inference", "params": params, "device": device,
                 "size": args.size, "batch": args.batch, "frames": args.frames}
         m = run_isolated(spec, args.timeout)
         nfe = "-" if m.nfe is None else str(m.nfe)
-        print(f"{name:8s} {m.params:12,d} {m.weights_mib:11.1f} {median_ms(m):9.1f} {1000 / median_ms(m):8.2f} "
+        print(f"{name:{w}s} {m.params:12,d} {m.weights_mib:11.1f} {median_ms(m):9.1f} {1000 / median_ms(m):8.2f} "
               f"{m.peak_mib:9.1f} {nfe:>4s}")
-    print(f"(threads {m.threads if names else '-'}; peak = growth over the memory held before the timed frames)")
+    print("(peak = growth over the memory held with the model and inputs loaded, warm-up frame included)")
     if "sadm" not in names or not args.train_steps.strip():
         return 0
     print(f"\nSADM training step (losses + backward), {args.size}x{args.size}, batch {args.batch}, rk4, random VGG-19")
