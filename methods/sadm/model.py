@@ -4,6 +4,12 @@ Every view (the source, then up to ``num_refs`` reference views) goes through th
 keypoints -> coarse field (F_C) -> evolved field (F_E, Eq. 4) -> warped encoder features and
 self-appearance features (F_A, Eq. 5). The views are fused with normalised confidence maps
 (Eq. 6) and decoded. The views are processed as one batch of ``B * V`` images.
+
+Choices where the paper leaves room: the confidence logit of each view is an extra output
+layer of F_C (Sec. 3.3 says so; Fig. 3 draws it in F_G) and is normalised with a softmax over
+views; the fused sums run over the source and the references (j = 0..N; Eq. 6 prints 1..N);
+F_E's last layer starts at zero, so training starts from the coarse field; with
+``num_refs = 0`` the single weight is exactly one, i.e. no fusion.
 """
 from __future__ import annotations
 
