@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import MissingWeightsError
+from bench.errors import MissingWeightsError, UserError
 from bench.methods.blocks import AntiAliasInterpolation2d, make_coordinate_grid
 
 #: file name of torchvision's ImageNet VGG-19 weights in the torch hub cache
@@ -61,7 +61,11 @@ class Vgg19Features(nn.Module):
         super().__init__()
         trunk = _vgg19_trunk()
         if pretrained:
-            trunk.load_state_dict(_load_vgg19_features(Path(weights_path) if weights_path else vgg19_weights_path()))
+            path = Path(weights_path) if weights_path else vgg19_weights_path()
+            try:
+                trunk.load_state_dict(_load_vgg19_features(path))
+            except RuntimeError as exc:  # a different network's checkpoint
+                raise UserError(f"{path} is not a VGG-19 checkpoint: {str(exc).splitlines()[0]}") from None
         starts = (0,) + _VGG19_TAPS[:-1]
         self.slices = nn.ModuleList(trunk[a:b] for a, b in zip(starts, _VGG19_TAPS))
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -85,8 +89,14 @@ class Vgg19Features(nn.Module):
 def _load_vgg19_features(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise MissingWeightsError("VGG-19 perceptual loss", path.name, path.parent,
-                                  "torchvision's ImageNet VGG-19 checkpoint, or pass pretrained=False")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+                                  f"torchvision's ImageNet weights, https://download.pytorch.org/models/{VGG19_WEIGHTS}; "
+                                  "tests and tiny presets use random weights (pretrained_vgg: false)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated or not a torch file: one line for the user
+        raise UserError(f"cannot read VGG-19 weights {path}: {type(exc).__name__}") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path} is not a VGG-19 state dict")
     prefix = "features."
     keep = {k[len(prefix):]: v for k, v in state.items()
             if k.startswith(prefix) and int(k[len(prefix):].split(".")[0]) < _VGG19_TAPS[-1]}

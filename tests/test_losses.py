@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.models import vgg as tv_vgg
 
-from bench.errors import MissingWeightsError
+from bench.errors import MissingWeightsError, UserError
 from bench.methods.blocks import make_coordinate_grid
 from bench.methods.losses import (VGG19_WEIGHTS, PerceptualLoss, RandomTransform, Vgg19Features,
                                   jacobian_equivariance_loss, keypoint_equivariance_loss)
@@ -51,6 +51,17 @@ def test_missing_vgg_weights_name_the_file_and_the_hub_folder(tmp_path, monkeypa
     with pytest.raises(MissingWeightsError, match=VGG19_WEIGHTS) as info:
         PerceptualLoss(pretrained=True)
     assert info.value.where == str(tmp_path / "checkpoints")
+
+
+def test_corrupt_or_foreign_vgg_files_are_one_line_user_errors(tmp_path):
+    corrupt = tmp_path / VGG19_WEIGHTS
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="cannot read VGG-19 weights"):
+        Vgg19Features(weights_path=corrupt)
+    foreign = tmp_path / "other.pth"
+    torch.save({"features.0.weight": torch.zeros(1)}, foreign)
+    with pytest.raises(UserError, match="not a VGG-19 checkpoint"):
+        Vgg19Features(weights_path=foreign)
 
 
 def test_perceptual_loss_zero_for_identical_images_positive_otherwise(two_scale_loss):
