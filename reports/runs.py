@@ -77,3 +77,17 @@ def latest(frame: pd.DataFrame, keys: Iterable[str] = RUN_KEY) -> pd.DataFrame:
     keys = list(keys)
     ordered = frame.sort_values("start_time", ascending=False, kind="stable")
     return ordered.drop_duplicates(subset=keys, keep="first").reset_index(drop=True)
+
+
+def compact_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """Runs for reading: tags, metric means and best-of-references, the N/A metrics by name."""
+    tags = ["run_id", "start_time", "method", "dataset", "train_dataset", "task", "variant", "num_refs", "seed"]
+    means = [m for m in metric_names(frame) if not m.endswith(("_videos", "_frames"))]
+    best = [f"{m}_best" for m in means if f"{m}_best" in frame.columns]
+    na_columns = [c for c in frame.columns if c.startswith(NA_PREFIX) and not c.endswith("_best")]
+    view = frame[tags + means + best].copy()
+    view["run_id"] = view["run_id"].str[:8]
+    view["start_time"] = view["start_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    view["n/a"] = frame[na_columns].apply(
+        lambda row: ", ".join(c[len(NA_PREFIX):] for c, v in row.items() if isinstance(v, str)), axis=1) if na_columns else ""
+    return view.dropna(axis=1, how="all")

@@ -35,16 +35,16 @@ def log_run(method: str, dataset: str, task: str, metrics: dict[str, float], *, 
     return run.info.run_id
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def store_uri(tmp_path_factory) -> str:
-    """One SQLite store per module (creating one takes seconds); each test gets its own experiment."""
+    """One SQLite store for these tests (creating one takes seconds); each test gets its own experiment."""
     return f"sqlite:///{tmp_path_factory.mktemp('mlstore') / 'mlflow.db'}"
 
 
 @pytest.fixture
 def runs_env(store_uri, monkeypatch, request):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
-    monkeypatch.setenv(tracking.EXPERIMENT_ENV, request.node.name)
+    monkeypatch.setenv(tracking.EXPERIMENT_ENV, request.node.nodeid)
 
 
 RECON = {"l1": 0.05, "lpips": 0.2, "fid": 80.0, "ms_ssim": 0.80, "ssim": 0.70, "psnr": 25.0}

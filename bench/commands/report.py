@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="DIR", help="write files here (tables: <name>.tex/.md/.csv); "
                         "without it a table is printed")
     parser.add_argument("--format", default=None,
-                        help="runs: csv or markdown (default markdown); tables: comma list of tex,md,csv "
+                        help="runs: markdown (compact, default) or csv (every tag, metric and N/A reason); tables: comma list of tex,md,csv "
                         "(default all with --out, md on stdout)")
     parser.add_argument("--reported", action="store_true", help="add the paper's published rows, labelled reported")
     parser.add_argument("--reported-only", action="store_true", help="render the paper's published rows alone")
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _runs(args: argparse.Namespace) -> int:
     from bench.reports.render import frame_to_markdown
-    from bench.reports.runs import load_runs
+    from bench.reports.runs import compact_view, load_runs
 
     frame = load_runs()
     fmt = args.format or "markdown"
@@ -45,8 +45,10 @@ def _runs(args: argparse.Namespace) -> int:
     if frame.empty:
         sys.stderr.write("no complete evaluation runs in the tracking store\n")
         return 0
-    frame = frame.drop(columns=["artifact_uri", "kind", "status", "origin"]).dropna(axis=1, how="all")
-    text = frame.to_csv(index=False) if fmt == "csv" else frame_to_markdown(frame)
+    if fmt == "csv":
+        text = frame.drop(columns=["kind", "status", "origin"]).dropna(axis=1, how="all").to_csv(index=False)
+    else:
+        text = frame_to_markdown(compact_view(frame))
     if args.out:
         from pathlib import Path
 
