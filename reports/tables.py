@@ -125,15 +125,24 @@ def dataset_title_count(name: str) -> tuple[str, int | None]:
     return spec.title, spec.test_count
 
 
-def _dataset_lines(name: str) -> list[str]:
+def _count_text(name: str, evaluated: Any = None) -> str:
+    """``(507)``: the test split size; ``(3 of 8)`` when the runs evaluated fewer videos."""
+    count = dataset_title_count(name)[1]
+    if not _missing(evaluated) and count and int(evaluated) != count:
+        return f"({int(evaluated)} of {count})"
+    if count:
+        return f"({count})"
+    return "" if _missing(evaluated) else f"({int(evaluated)})"
+
+
+def _dataset_lines(keys: dict[str, Any]) -> list[str]:
     """The paper's Table 1 style: title, then the test count in parentheses below it."""
-    title, count = dataset_title_count(name)
-    return [title, f"({count})"] if count else [title]
+    count = _count_text(keys["dataset"], keys.get("videos"))
+    return [dataset_title_count(keys["dataset"])[0]] + ([count] if count else [])
 
 
-def _titled(name: str) -> str:
-    title, count = dataset_title_count(name)
-    return f"{title} ({count})" if count else title
+def _titled(keys: dict[str, Any]) -> str:
+    return " ".join(_dataset_lines(keys))
 
 
 def order_key(sequence: tuple[str, ...], value: Any) -> tuple[int, str]:
@@ -191,25 +200,25 @@ SPECS: dict[str, TableSpec] = {
     "table1": TableSpec(
         "table1", "Video reconstruction and image animation per dataset (test videos in parentheses).",
         "Dataset", "Method", FULL_COLUMNS, ("dataset",), ("method",), _select_table1,
-        lambda k: _dataset_lines(k["dataset"]),
+        _dataset_lines,
         _method_label, lambda k: order_key(METHOD_ORDER, k["method"])),
     "generality": TableSpec(
         "generality", "Model generality: reconstruction by models trained on one dataset, tested on another.",
         "Dataset", "Method", RECONSTRUCTION_COLUMNS, ("train_dataset", "dataset"), ("method", "num_refs"),
         _select_generality,
-        lambda k: [_titled(k["dataset"]), f"trained on {dataset_title_count(k['train_dataset'])[0]}"],
+        lambda k: [_titled(k), f"trained on {dataset_title_count(k['train_dataset'])[0]}"],
         _method_label,
         lambda k: (order_key(METHOD_ORDER, k["method"]), -1 if _missing(k["num_refs"]) else int(k["num_refs"]))),
     "ablation": TableSpec(
         "ablation", "Ablations: variants of one method on one dataset.",
         "Dataset", "Model", FULL_COLUMNS, ("dataset", "method"), ("variant",), _select_ablation,
-        lambda k: [_titled(k["dataset"]), METHOD_LABELS.get(k["method"], k["method"])],
+        lambda k: [_titled(k), METHOD_LABELS.get(k["method"], k["method"])],
         lambda k, labels: labels.get(str(k["variant"])) or VARIANT_LABELS.get(str(k["variant"]), str(k["variant"])),
         lambda k: order_key(VARIANT_ORDER, "full" if k["variant"] in DEFAULT_VARIANTS else k["variant"])),
     "nviews": TableSpec(
         "nviews", "Number of additional source views N.",
         "Dataset", "N", FULL_COLUMNS, ("dataset", "method"), ("num_refs",), _select_nviews,
-        lambda k: [_titled(k["dataset"]), METHOD_LABELS.get(k["method"], k["method"])],
+        lambda k: [_titled(k), METHOD_LABELS.get(k["method"], k["method"])],
         lambda k, labels: str(k["num_refs"]),
         lambda k: (int(k["num_refs"]),)),
 }
@@ -255,6 +264,9 @@ def _rows(spec: TableSpec, frame: pd.DataFrame, origin: str, labels: dict[str, s
         key_map = dict(zip(keys, values))
         by_task = {run["task"]: run for _, run in runs.iterrows()}
         row = Row(spec.row_label(key_map, labels) + suffix, origin, key_map)
+        recon = by_task.get("reconstruction")
+        if recon is not None and not _missing(recon.get("videos")):
+            row.keys["videos"] = int(recon["videos"])  # evaluated test videos, shown beside the split size
         for column in spec.columns:
             for metric in column.metrics:
                 row.cells[(column.task, metric)] = _cell(by_task.get(column.task), metric, column.task)

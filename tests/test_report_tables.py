@@ -8,6 +8,7 @@ import pytest
 
 from bench import tracking
 from bench.cli import main
+from bench.datasets import get_dataset
 from bench.reports.outputs import make_table
 from bench.reports.published import load_published
 from bench.reports.render import to_csv, to_frame, to_latex, to_markdown
@@ -55,7 +56,8 @@ def _row(table, label):
 
 
 def test_bold_follows_each_metrics_direction(runs_env):
-    log_run("fomm", "synthetic", "reconstruction", {**RECON, "l1_best": 0.04}, na={"akd": "no keypoint detector"})
+    log_run("fomm", "synthetic", "reconstruction", {**RECON, "l1_best": 0.04, "videos": 5},
+            na={"akd": "no keypoint detector"})
     log_run("sadm", "synthetic", "reconstruction", {**RECON, "l1": 0.03, "psnr": 20.0, "ssim": 0.75},
             na={"akd": "no keypoint detector"})
     log_run("fomm", "synthetic", "animation", {"fid": 90.0, "csim": 0.5})
@@ -76,7 +78,8 @@ def test_bold_follows_each_metrics_direction(runs_env):
     assert "**25.00**" in fomm_line and "**0.030**" in sadm_line
     assert "**0.80**/0.70" in fomm_line and "**0.80**/**0.75**" in sadm_line
     assert fomm_line.count("N/A") == 1  # AKD
-    assert md.splitlines()[2].startswith("| Synthetic articulated figures (")
+    split = get_dataset("synthetic").test_count
+    assert md.splitlines()[2].startswith(f"| Synthetic articulated figures (5 of {split}) |")  # evaluated of split
 
     tex = to_latex(table)
     assert r"\textbf{0.030}" in tex and r"\toprule" in tex and r"\bottomrule" in tex
