@@ -279,3 +279,17 @@ def test_official_fomm_checkpoint(tmp_path, shared_dir):
 def test_config_a_method_rejects_is_a_user_error(capsys):
     assert main(["run", "--method", "copy-source", "--dataset", "synthetic", "--set", "x=1", "--no-track"]) == 2
     assert "rejects its config" in capsys.readouterr().err
+
+
+def test_strict_fails_on_an_animation_metric_before_reconstruction_computes(tmp_path, real_face, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no insightface models either
+    _no_compute(monkeypatch)
+    name, root = real_face
+    first, second = sorted(p.name for p in (root / "test").iterdir())
+    pairs = tmp_path / "pairs.csv"  # the clips share one identity, so pairs come from a FOMM pairs file
+    pairs.write_text(f"distance,source,driving,frame\n0,{first},{second},0\n")
+    code = main(["run", "--method", "copy-source", "--dataset", name, "--root", str(root), "--task", "all",
+                 "--pairs", str(pairs), "--metrics", "l1,csim", "--strict", "--no-track", "--out", str(tmp_path / "out")])
+    assert code == 2 and "w600k_r50.onnx' not found" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
