@@ -37,9 +37,9 @@ class DemoPlan:
     num_pairs: int
 
 
-#: sized for about 10 minutes on 2 CPU cores (an epoch of the three tiny presets takes about 2);
+#: sized for under 10 minutes on 2 CPU cores (one epoch of the three tiny presets: about 4 CPU-minutes);
 #: the presets' own schedule (configs/train/synthetic.yaml) is longer: pass --epochs to use it
-FULL = DemoPlan(epochs=3, max_videos=None, num_pairs=8)
+FULL = DemoPlan(epochs=2, max_videos=None, num_pairs=8)
 QUICK = DemoPlan(epochs=1, max_videos=3, num_pairs=4)
 
 
