@@ -93,3 +93,10 @@ def test_unknown_keys_are_named(tmp_path):
     (tmp_path / "bad.yaml").write_text("methods: [copy-source]\ndatasets: [synthetic]\nvariants:\n  - {name: a, refz: 2}\n")
     with pytest.raises(ConfigError, match="unknown key 'refz'"):
         load_sweep(tmp_path / "bad.yaml")
+
+
+def test_task_all_splits_the_metric_list_by_protocol(tmp_path):
+    (tmp_path / "all.yaml").write_text("methods: [copy-source]\ndatasets: [synthetic]\ntask: all\nmetrics: l1,fid\n")
+    jobs = {job.task: job.settings for job in load_sweep(tmp_path / "all.yaml")}
+    assert jobs["reconstruction"].metrics == ["l1", "fid"] and jobs["animation"].metrics == ["fid"]
+    assert jobs["animation"].out == "runs/all/synthetic/copy-source-default/animation"

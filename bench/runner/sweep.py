@@ -116,7 +116,8 @@ def load_sweep(path: str | Path) -> list[Job]:
             for method in _as_list(data["methods"], "methods", where):
                 base = _settings(method, dataset, str(variant["name"]), options, name)
                 for task in base.tasks():
-                    single = dataclasses.replace(base, task=task, out=str(Path(base.out_dir()) / task))
+                    metrics = None if base.metrics is None else base.task_metrics(task)
+                    single = dataclasses.replace(base, task=task, out=str(Path(base.out_dir()) / task), metrics=metrics)
                     jobs.append(Job(single, task))
     return jobs
 
