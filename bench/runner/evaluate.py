@@ -122,13 +122,14 @@ class ItemEvaluator:
         return value if value is not None and np.isfinite(value) else None
 
     def evaluate(self, loaded: LoadedItem, best_of_refs: bool, keep_frames: bool = False) -> tuple[dict[str, Any], Outcome]:
-        """The item's record (main states, and the best reference candidate for one-shot methods)."""
+        """The item's record: the metrics' states and, with ``best_of_refs`` (one-shot methods whose
+        selection metric is computed), the best reference candidate."""
         use_refs = self.method.uses_refs and len(loaded.refs) > 0
         main = self.run(loaded, loaded.source, loaded.refs if use_refs else None, keep_frames)
         record: dict[str, Any] = {"video": loaded.item.name, "frames": len(loaded.driving),
                                   "ref_indices": list(loaded.ref_indices), "nonfinite": main.nonfinite,
                                   "states": main.states, "best": None}
-        if best_of_refs and not self.method.uses_refs and len(loaded.refs) and SELECTION_METRIC[self.task] in self.metrics:
+        if best_of_refs and len(loaded.refs):
             record["best"] = self._best_candidate(loaded)
         return record, main
 
