@@ -42,15 +42,15 @@ def copy_source_l1(videos, refs: int = 0, seed: int = 0) -> tuple[float, float |
     return float(np.mean(plain)), (float(np.mean(best)) if refs else None)
 
 
-def quick_settings(out: Path, **overrides) -> RunSettings:
+def quick_settings(out: Path | None, **overrides) -> RunSettings:
     """copy-source on 3 synthetic videos, reconstruction, cheap metrics, no tracking."""
     values = dict(method="copy-source", dataset="synthetic", task="reconstruction", max_videos=3,
-                  metrics=["l1", "psnr", "ssim"], out=str(out), track=False)
+                  metrics=["l1", "psnr", "ssim"], out=None if out is None else str(out), track=False)
     values.update(overrides)
     return RunSettings(**values)
 
 
-def run_quick(out: Path, **overrides):
+def run_quick(out: Path | None, **overrides):
     return run(quick_settings(out, **overrides))
 
 

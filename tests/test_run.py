@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -293,3 +294,14 @@ def test_strict_fails_on_an_animation_metric_before_reconstruction_computes(tmp_
                  "--pairs", str(pairs), "--metrics", "l1,csim", "--strict", "--no-track", "--out", str(tmp_path / "out")])
     assert code == 2 and "w600k_r50.onnx' not found" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_default_output_folder_resumes_the_same_command_and_separates_others(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (first,) = run_quick(None, max_videos=1, refs=1)
+    (again,) = run_quick(None, max_videos=1, refs=1)
+    (other,) = run_quick(None, max_videos=1, refs=2)
+    assert again.out_dir == first.out_dir and again.computed == 0
+    assert other.out_dir != first.out_dir and other.computed == 1
+    assert first.out_dir.parent == Path("runs/synthetic") and first.out_dir.name.startswith("copy-source-default-")
+    assert (tmp_path / first.out_dir / "summary.json").is_file()

@@ -35,7 +35,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of reference frames and animation pairs")
     parser.add_argument("--metrics", type=_metric_list, help="comma-separated subset, e.g. l1,ssim,psnr")
     parser.add_argument("--strict", action="store_true", help="missing metric weights are fatal instead of N/A")
-    parser.add_argument("--out", help="output folder (default runs/<dataset>/<method>[-<variant>])")
+    parser.add_argument("--out", help="output folder (default runs/<dataset>/<method>-<variant>-<hash of the settings>)")
     parser.add_argument("--save-videos", type=int, default=0, metavar="K",
                         help="write K side-by-side videos (source | driving | generated)")
     parser.add_argument("--variant", default="default", help="label of this configuration (ablation / sweep cell)")

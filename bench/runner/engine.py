@@ -7,6 +7,7 @@ first item is computed (so an unreachable server fails before any compute) and m
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import platform
 import time
 from dataclasses import dataclass
@@ -72,6 +73,13 @@ def task_run_key(settings: RunSettings, plan: MethodPlan, task: str) -> str:
         max_videos=settings.max_videos, num_pairs=settings.num_pairs if task == "animation" else None,
         pairs=file_sha256(settings.pairs) if settings.pairs and task == "animation" else None,
         best_of_refs=settings.best_of_refs)
+
+
+def default_out(settings: RunSettings, plan: MethodPlan) -> Path:
+    """``runs/<dataset>/<method>-<variant>-<hash>``: the same command resumes in the same folder,
+    another configuration (checkpoint, config, N, seed, ...) gets its own."""
+    digest = tracking.run_key(tasks={task: task_run_key(settings, plan, task) for task in settings.tasks()})[:8]
+    return Path("runs") / settings.dataset / f"{settings.method}-{settings.variant}-{digest}"
 
 
 def task_items(settings: RunSettings, spec: DatasetSpec, root: Path, task: str) -> list[Item]:
@@ -258,6 +266,8 @@ def run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | None 
         tracking.ensure_reachable()
     ctx = init_from_env(settings.device)
     plan = plan_method(settings)
+    if settings.out is None:
+        settings = dataclasses.replace(settings, out=str(default_out(settings, plan)))
     spec = get_dataset(settings.dataset)
     if ctx.is_main:  # may generate the synthetic set: once, before the other ranks look
         resolve_root(spec, settings.root)

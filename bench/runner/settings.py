@@ -60,15 +60,11 @@ class RunSettings:
             raise UserError(f"unknown task '{self.task}'; choose from: {', '.join(TASKS)}, all")
         return [self.task]
 
-    def out_dir(self) -> Path:
-        if self.out:
-            return Path(self.out)
-        label = self.method if self.variant == "default" else f"{self.method}-{self.variant}"
-        return Path("runs") / self.dataset / label
-
     def task_dir(self, task: str) -> Path:
-        """``OUT`` for a single task, ``OUT/<task>`` when both run."""
-        return self.out_dir() / task if self.task == "all" else self.out_dir()
+        """``OUT`` for a single task, ``OUT/<task>`` when both run (``out`` must be resolved)."""
+        if self.out is None:
+            raise ValueError("RunSettings.out is not resolved (bench.runner.engine.default_out)")
+        return Path(self.out) / task if self.task == "all" else Path(self.out)
 
     def task_metrics(self, task: str) -> list[str]:
         """The metrics of ``task``: the paper's set, or the requested ones that belong to it."""

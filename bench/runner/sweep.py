@@ -117,7 +117,7 @@ def load_sweep(path: str | Path) -> list[Job]:
                 base = _settings(method, dataset, str(variant["name"]), options, name)
                 for task in base.tasks():
                     metrics = None if base.metrics is None else base.task_metrics(task)
-                    single = dataclasses.replace(base, task=task, out=str(Path(base.out_dir()) / task), metrics=metrics)
+                    single = dataclasses.replace(base, task=task, out=str(Path(base.out) / task), metrics=metrics)
                     jobs.append(Job(single, task))
     return jobs
 
