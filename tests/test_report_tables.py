@@ -152,7 +152,7 @@ def test_generality_ablation_nviews_select_their_runs(runs_env):
 
 
 def test_report_cli_writes_tables_and_runs(runs_env, tmp_path, capsys):
-    log_run("copy-source", "synthetic", "reconstruction", RECON, num_refs=None)
+    log_run("copy-source", "synthetic", "reconstruction", RECON, num_refs=None, na={"akd": "no detector"})
     assert main(["report", "table1", "--out", str(tmp_path), "--format", "md,csv"]) == 0
     assert (tmp_path / "table1.md").read_text().count("Copy source") == 1
     assert pd.read_csv(tmp_path / "table1.csv")["reconstruction.l1"].tolist() == [pytest.approx(0.05)]
@@ -160,6 +160,10 @@ def test_report_cli_writes_tables_and_runs(runs_env, tmp_path, capsys):
     assert main(["report", "runs", "--format", "csv"]) == 0
     runs = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
     assert runs[["method", "task"]].values.tolist() == [["copy-source", "reconstruction"]]
+    assert main(["report", "runs"]) == 0
+    header, _, line = capsys.readouterr().out.splitlines()
+    assert header.startswith("| run_id | start_time | method |") and header.endswith("| n/a |")
+    assert "| copy-source | synthetic |" in line and line.endswith("| akd |")  # N/A metrics by name
     assert main(["report", "table1", "--format", "pdf"]) == 2
 
 
