@@ -129,8 +129,7 @@ class _NaNOnOne(Method):
 
 
 def test_nan_output_is_reported_by_name_and_never_averaged(tmp_path, monkeypatch):
-    if "nan-on-one" not in METHODS:
-        METHODS.register("nan-on-one", lambda config=None: _NaNOnOne())
+    monkeypatch.setitem(METHODS._items, "nan-on-one", lambda config=None: _NaNOnOne())  # this test only
     videos = synthetic_videos(3)
     from bench.datasets.video_io import read_frames, to_tensor
     monkeypatch.setattr(_NaNOnOne, "poison", to_tensor(read_frames(videos[1].path, [0], (64, 64)))[0])
@@ -211,14 +210,13 @@ def test_metric_outside_the_task_is_refused(capsys):
 
 
 @pytest.fixture
-def real_face(shared_dir):
-    """The real talking-head clips of ../shared as a registered test dataset at 64x64."""
+def real_face(shared_dir, monkeypatch):
+    """The real talking-head clips of ../shared as a dataset at 64x64, registered for one test only."""
     name = "real-face-test"
-    if name not in DATASETS:
-        DATASETS.register(name, DatasetSpec(name=name, title="real face clips", domain="face", frame_size=(64, 64),
-                                            test_count=None, train_count=None, identity_rule="before-hash",
-                                            keypoint_backend="face", identity_backend="face", min_frames=4,
-                                            default_root=str(shared_dir / "data/real/face")))
+    spec = DatasetSpec(name=name, title="real face clips", domain="face", frame_size=(64, 64), test_count=None,
+                       train_count=None, identity_rule="before-hash", keypoint_backend="face", identity_backend="face",
+                       min_frames=4, default_root=str(shared_dir / "data/real/face"))
+    monkeypatch.setitem(DATASETS._items, name, spec)
     return name, shared_dir / "data/real/face"
 
 
