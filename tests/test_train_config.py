@@ -16,7 +16,9 @@ def test_every_registered_dataset_has_a_valid_preset():
             continue
         assert train_config_path(name).is_file(), name
         config = load_train_config(name)
-        assert config.lr == pytest.approx(2e-4) and config.betas == [0.5, 0.999], name
+        if name != "synthetic":  # the tiny preset's short schedule uses a larger step (see its comment)
+            assert config.lr == pytest.approx(2e-4), name
+        assert config.betas == [0.5, 0.999], name
         assert config.augmentation.horizontal_flip and config.augmentation.time_flip, name
         assert max(config.epoch_milestones, default=0) < config.num_epochs, name
     assert set(PAPER) <= set(DATASETS.names())

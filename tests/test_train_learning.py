@@ -16,7 +16,7 @@ from bench.training.evaluate import learning_check
 @pytest.mark.parametrize("method", ["fomm", "mraa", "sadm"])
 def test_synthetic_preset_beats_copy_source(method, tmp_path):
     result = run_training(TrainRequest(method=method, dataset="synthetic", out=tmp_path / method, device="cpu"))
-    check = learning_check(method, result.checkpoint, dataset="synthetic", device="cpu")
+    check = learning_check(method, result.checkpoint, dataset="synthetic", device="cpu", out=tmp_path / "eval")
     print(f"{method}: L1 {check.l1:.4f} vs copy-source {check.copy_source_l1:.4f} "
           f"(ratio {check.ratio:.2f}), trained {result.step} steps in {result.wall_s:.0f}s")
     assert check.passed(margin=0.9), f"{method} L1 {check.l1:.4f} not clearly below copy-source {check.copy_source_l1:.4f}"

@@ -48,8 +48,11 @@ def reconstruction_l1(method: str, dataset: str, checkpoint: str | Path | None =
 
 
 def learning_check(method: str, checkpoint: str | Path, dataset: str = "synthetic", root: str | Path | None = None,
-                   device: str | None = None, max_videos: int | None = None) -> LearningCheck:
-    """L1 of ``checkpoint`` and of copy-source on ``dataset``'s test split."""
-    trained = reconstruction_l1(method, dataset, checkpoint, root, device, max_videos)
-    baseline = reconstruction_l1(COPY_SOURCE, dataset, None, root, device, max_videos)
+                   device: str | None = None, max_videos: int | None = None,
+                   out: str | Path | None = None) -> LearningCheck:
+    """L1 of ``checkpoint`` and of copy-source on ``dataset``'s test split (results under ``out``
+    when given, else the runner's default folders)."""
+    folder = (lambda name: None) if out is None else (lambda name: Path(out) / name)
+    trained = reconstruction_l1(method, dataset, checkpoint, root, device, max_videos, folder(method))
+    baseline = reconstruction_l1(COPY_SOURCE, dataset, None, root, device, max_videos, folder(COPY_SOURCE))
     return LearningCheck(method, trained, baseline)
