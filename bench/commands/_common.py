@@ -17,4 +17,4 @@ def add_verb(sub: argparse._SubParsersAction, name: str, help: str, examples: st
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set train.epochs=2 (repeatable)")
+                        help="override a config value, e.g. --set train.num_epochs=2 (repeatable)")
