@@ -11,7 +11,8 @@ import torch.multiprocessing as mp
 import yaml
 
 from bench.checkpoints import load_checkpoint
-from bench.training.distributed import DistContext, EpochSampler
+from bench.distributed import DistContext
+from bench.training.sampler import EpochSampler
 from tests.test_train import TINY_TRAIN
 from bench.utils import seed_everything
 from tests.tiny_method import DATASET, NAME, build_tiny, make_data

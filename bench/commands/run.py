@@ -75,13 +75,13 @@ def format_report(report) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.runner import run
-    from bench.runner.distributed import init_from_env, shutdown
+    from bench.distributed import init_distributed, shutdown
 
-    ctx = init_from_env(args.device)
+    ctx = init_distributed(args.device)
     try:
         reports = run(settings_from_args(args))
     finally:
-        shutdown()
+        shutdown(ctx)
     if ctx.is_main:
         for report in reports:
             print(format_report(report))

@@ -20,18 +20,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bench import tracking
     from bench.errors import UserError
     from bench.runner import run
-    from bench.runner.distributed import init_from_env, shutdown
+    from bench.distributed import gather_objects, init_distributed, shutdown
     from bench.runner.sweep import command_line, job_status, load_sweep
 
     jobs = load_sweep(args.file)
     tracking.ensure_reachable()
-    ctx = init_from_env(args.device)
+    ctx = init_distributed(args.device)
     say = print if ctx.is_main else (lambda *a, **k: None)
     failures: list[str] = []
     counts = {"complete": 0, "ran": 0, "pending": 0}
     try:
         for number, job in enumerate(jobs, start=1):
-            status, _ = ctx.gather(job_status(job) if ctx.is_main else None)[0]
+            status, _ = gather_objects(job_status(job) if ctx.is_main else None, ctx)[0]
             head = f"[{number}/{len(jobs)}] {job.label}"
             if status == "complete":
                 counts["complete"] += 1
@@ -54,7 +54,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 failures.append(f"{job.label}: {exc}")
                 say(f"{head}: failed: {exc}")
     finally:
-        shutdown()
+        shutdown(ctx)
     if args.dry_run:
         say(f"sweep {args.file}: {len(jobs)} run(s): {counts['complete']} already complete, {counts['pending']} to run")
         return 0

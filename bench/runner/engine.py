@@ -30,7 +30,7 @@ from bench.metrics.base import Metric, MetricResult
 from bench.metrics.report_io import write_results
 from bench.runner import real_stats
 from bench.runner.aggregate import aggregate
-from bench.runner.distributed import DistContext, init_from_env
+from bench.distributed import DistContext, barrier, gather_objects, init_distributed
 from bench.runner.evaluate import ItemEvaluator, Timer
 from bench.runner.items import Item, animation_items, prefetch, reconstruction_items
 from bench.runner.loading import MethodPlan, build_planned, file_sha256, plan_method
@@ -219,7 +219,7 @@ def run_task(settings: RunSettings, plan: MethodPlan, method: Method, spec: Data
     out_dir = settings.task_dir(task)
     store = ResultStore(out_dir / "state", key)
     cache_fid = task == "reconstruction" and "fid" in metrics
-    reference = ctx.gather(real_stats.load(metrics["fid"], spec, root, items) if cache_fid and ctx.is_main else None)[0]
+    reference = gather_objects(real_stats.load(metrics["fid"], spec, root, items) if cache_fid and ctx.is_main else None, ctx)[0]
     if reference is not None:
         metrics["fid"].reference = reference
     signature = sorted(metrics) + (["fid:cached-real-stats"] if reference is not None else [])
@@ -238,7 +238,7 @@ def run_task(settings: RunSettings, plan: MethodPlan, method: Method, spec: Data
                               best_reason is None, out_dir / "videos",
                               {item.name for item in items[: settings.save_videos]})
         records: dict[str, dict[str, Any]] = {}
-        for part in ctx.gather({item.name: store.load(item.name) for item in mine}):
+        for part in gather_objects({item.name: store.load(item.name) for item in mine}, ctx):
             records.update(part)
         results, skipped = aggregate(records, settings.task_metrics(task), metrics, unavailable, best_reason,
                                      with_best=not method.uses_refs)
@@ -264,16 +264,16 @@ def run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | None 
     settings.validate()
     if settings.track:
         tracking.ensure_reachable()
-    ctx = init_from_env(settings.device)
+    ctx = init_distributed(settings.device)
     plan = plan_method(settings)
     if settings.out is None:
         settings = dataclasses.replace(settings, out=str(default_out(settings, plan)))
     spec = get_dataset(settings.dataset)
     if ctx.is_main:  # may generate the synthetic set: once, before the other ranks look
         resolve_root(spec, settings.root)
-    ctx.barrier()
+    barrier(ctx)
     root = resolve_root(spec, settings.root)
-    device = ctx.device(settings.device)
+    device = ctx.device
     work = [TaskWork(task, task_items(settings, spec, root, task),
                      *build_metrics(settings, spec, task, device, metric_options or {})) for task in settings.tasks()]
     method = build_planned(plan, settings.trusted).to(device)

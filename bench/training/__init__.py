@@ -1,7 +1,7 @@
 """Training for every registered method with the FOMM / MRAA strategy (``bench train``).
 
-``config`` (strategy presets), ``augment`` (flips, colour jitter), ``distributed`` (torchrun
-context and sampler), ``trainer`` (the loop, checkpoints, Ctrl-C), ``monitor`` (MLflow and
+``config`` (strategy presets), ``augment`` (flips, colour jitter), ``sampler`` (seeded,
+resumable distributed sampler), ``trainer`` (the loop, checkpoints, Ctrl-C), ``monitor`` (MLflow and
 progress), ``run`` (the verb as a function) and ``evaluate`` (reconstruction L1 check).
 """
 from __future__ import annotations

@@ -22,7 +22,7 @@ from bench.methods.presets import load_model_params
 from bench.training.augment import AugmentedPairs, PairAugmentation
 from bench.training.config import (TrainConfig, deep_merge, load_train_config, split_overrides, to_dict,
                                    train_config_from)
-from bench.training.distributed import DistContext, barrier, broadcast_object, init_distributed, shutdown
+from bench.distributed import DistContext, barrier, broadcast_object, init_distributed, shutdown
 from bench.training.monitor import open_monitor, package_versions
 from bench.training.trainer import StepCallback, Trainer, TrainingInterrupted
 from bench.utils import seed_everything

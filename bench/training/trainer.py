@@ -24,7 +24,8 @@ from bench.checkpoints import capture_rng, restore_rng, save_checkpoint
 from bench.errors import ConfigError, UserError
 from bench.methods.base import Method
 from bench.training.config import TrainConfig, to_dict
-from bench.training.distributed import DistContext, EpochSampler, any_rank, gather_objects, mean_over_ranks
+from bench.distributed import DistContext, any_rank, gather_objects, mean_over_ranks
+from bench.training.sampler import EpochSampler
 from bench.training.monitor import NullMonitor, sample_grid
 
 StepCallback = Callable[["Trainer", Mapping[str, float]], None]

@@ -1,22 +1,22 @@
-"""Process-group plumbing for ``torchrun``: context from the environment, collectives, the sampler.
+"""Process-group plumbing for ``torchrun``, shared by training and evaluation.
 
 ``torchrun --nproc_per_node K`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``
-and ``MASTER_PORT``; without them training runs as a single process. The backend is NCCL on
+and ``MASTER_PORT``; without them everything runs as a single process. The backend is NCCL on
 CUDA and gloo on the CPU.
 """
 from __future__ import annotations
 
-import itertools
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from bench.errors import UserError
 from bench.utils import pick_device
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,10 @@ class DistContext:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    def shard(self, items: Sequence[T]) -> list[T]:
+        """This rank's share of ``items``: ``rank, rank + world, ...`` (all of them when alone)."""
+        return list(items[self.rank::self.world_size])
 
 
 def _env_int(name: str, default: int) -> int:
@@ -113,32 +117,3 @@ def any_rank(flag: bool, ctx: DistContext) -> bool:
     tensor = torch.tensor([1 if flag else 0], dtype=torch.int32, device=backend_device)
     dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return bool(tensor.item())
-
-
-class EpochSampler(Sampler[int]):
-    """``DistributedSampler`` (shuffled per epoch from ``seed``) that can start part-way into an epoch.
-
-    Used in single-process runs too (one replica), so the order of samples depends only on
-    (seed, epoch) and a resumed run continues with exactly the samples it had not seen.
-    """
-
-    def __init__(self, dataset: Dataset, ctx: DistContext, seed: int = 0) -> None:
-        self.inner = DistributedSampler(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
-                                        seed=seed, drop_last=False)
-        self.skip = 0
-
-    def set_epoch(self, epoch: int, skip: int = 0) -> None:
-        """Select ``epoch``'s order and drop its first ``skip`` samples (already trained on)."""
-        self.inner.set_epoch(epoch)
-        self.skip = skip
-
-    def __iter__(self) -> Iterator[int]:
-        return itertools.islice(iter(self.inner), self.skip, None)
-
-    def __len__(self) -> int:
-        return max(0, len(self.inner) - self.skip)
-
-    @property
-    def per_epoch(self) -> int:
-        """Samples this rank sees in a whole epoch."""
-        return len(self.inner)
