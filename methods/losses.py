@@ -5,6 +5,8 @@
   4 image scales (1, 1/2, 1/4, 1/8), ImageNet-normalised inputs.
 * :class:`RandomTransform`: the random affine + thin-plate-spline warp of FOMM's
   equivariance constraint, applied to images and to coordinates, with its Jacobian.
+* :func:`pixel_l1_loss`: optional weighted mean |prediction - target| (off in the official
+  configs; the tiny offline presets use it because a random-weight VGG is a weak signal).
 * :func:`keypoint_equivariance_loss` (SADM Eq. 8) and :func:`jacobian_equivariance_loss`
   (FOMM's Jacobian term; also MRAA's affine term).
 """
@@ -77,10 +79,11 @@ class Vgg19Features(nn.Module):
         """Always stays in eval mode (frozen feature extractor)."""
         return super().train(False)
 
-    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, image: torch.Tensor, depth: int | None = None) -> list[torch.Tensor]:
+        """The first ``depth`` taps (all five by default); deeper layers are not computed."""
         out = []
         x = (image - self.mean) / self.std
-        for block in self.slices:
+        for block in self.slices[:depth]:
             x = block(x)
             out.append(x)
         return out
@@ -118,7 +121,8 @@ class ImagePyramid(nn.Module):
 class PerceptualLoss(nn.Module):
     """Multi-scale VGG-19 perceptual loss: sum over scales and layers of weighted mean |V(x) - V(y)|.
 
-    The target features are detached, as in FOMM's reconstruction loss.
+    The target features are detached, as in FOMM's reconstruction loss. Layers after the last
+    non-zero weight are not computed (and all-zero weights skip VGG entirely).
     """
 
     def __init__(self, scales: Sequence[float] = (1.0, 0.5, 0.25, 0.125),
@@ -128,19 +132,28 @@ class PerceptualLoss(nn.Module):
         if len(layer_weights) != len(_VGG19_TAPS):
             raise ValueError(f"layer_weights needs {len(_VGG19_TAPS)} values, got {len(layer_weights)}")
         self.layer_weights = tuple(float(w) for w in layer_weights)
+        self.depth = max((i + 1 for i, w in enumerate(self.layer_weights) if w), default=0)
         self.pyramid = ImagePyramid(scales)
         self.vgg = Vgg19Features(pretrained=pretrained, weights_path=weights_path)
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = prediction.new_zeros(())
+        if self.depth == 0:
+            return total
         smallest = min(prediction.shape[-2:]) * min(self.pyramid.scales)
         if smallest < _VGG19_MIN_SIZE:
             raise ValueError(f"images of {tuple(prediction.shape[-2:])} are too small for scale "
                              f"{min(self.pyramid.scales)}: VGG-19 up to relu5_1 needs {_VGG19_MIN_SIZE} pixels")
-        total = prediction.new_zeros(())
         for pred_s, target_s in zip(self.pyramid(prediction), self.pyramid(target)):
-            for w, fp, ft in zip(self.layer_weights, self.vgg(pred_s), self.vgg(target_s)):
+            pairs = zip(self.layer_weights, self.vgg(pred_s, self.depth), self.vgg(target_s, self.depth))
+            for w, fp, ft in pairs:
                 total = total + w * (fp - ft.detach()).abs().mean()
         return total
+
+
+def pixel_l1_loss(prediction: torch.Tensor, target: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
+    """``weight`` x mean |prediction - target| over all pixels (target detached)."""
+    return weight * (prediction - target.detach()).abs().mean()
 
 
 class RandomTransform:

@@ -8,6 +8,7 @@ from bench.errors import ConfigError
 from bench.methods import build_method, from_official
 from bench.methods.fomm import normalize_kp
 from bench.methods.fomm.animation import movement_scale
+from bench.methods.fomm.config import fomm_config
 from bench.methods.presets import load_model_params
 from tests.fomm_mraa_reference import load_fixture, load_spec, max_errors, spec_names, state_shapes_on_meta
 
@@ -94,14 +95,22 @@ def test_losses_are_finite_and_train_every_network():
     torch.manual_seed(0)
     batch = {"source": torch.rand(2, 3, 64, 64), "driving": torch.rand(2, 3, 64, 64)}
     losses = model.losses(batch)
-    assert set(losses) == {"perceptual", "equivariance_value", "equivariance_jacobian"}
+    assert set(losses) == {"perceptual", "pixel_l1", "equivariance_value", "equivariance_jacobian"}
     assert all(torch.isfinite(v) and v.ndim == 0 for v in losses.values())
+    with torch.no_grad():  # the preset's pixel term is its weight x mean |prediction - driving|
+        expected = (model.generate(batch["source"], batch["driving"]) - batch["driving"]).abs().mean()
+    torch.testing.assert_close(losses["pixel_l1"], params["losses"]["pixel_l1"] * expected)
     sum(losses.values()).backward()
     for net in ("kp_detector", "generator"):
         grads = [p.grad for p in getattr(model, net).parameters()]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), net
     # the frozen VGG is not part of the method's parameters or checkpoint
     assert not any(k.startswith("_perceptual") or "vgg" in k for k in model.state_dict())
+
+
+def test_official_configs_have_no_pixel_term():
+    for dataset in ("vox", "taichi"):
+        assert fomm_config(load_model_params("fomm", dataset)).losses.pixel_l1 == 0.0, dataset
 
 
 def test_config_errors_name_the_key():

@@ -8,7 +8,7 @@ from torchvision.models import vgg as tv_vgg
 from bench.errors import MissingWeightsError, UserError
 from bench.methods.blocks import make_coordinate_grid
 from bench.methods.losses import (VGG19_WEIGHTS, PerceptualLoss, RandomTransform, Vgg19Features,
-                                  jacobian_equivariance_loss, keypoint_equivariance_loss)
+                                  jacobian_equivariance_loss, keypoint_equivariance_loss, pixel_l1_loss)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +87,30 @@ def test_perceptual_loss_gradient_reaches_prediction_not_target(two_scale_loss):
     assert pred.grad is not None and pred.grad.abs().sum() > 0
     assert target.grad is None
     assert not any(p.requires_grad for p in two_scale_loss.parameters())
+
+
+def test_perceptual_loss_skips_layers_after_the_last_nonzero_weight(two_scale_loss):
+    torch.manual_seed(0)
+    shallow = PerceptualLoss(scales=(1.0, 0.5), layer_weights=(2.0, 3.0, 0.0, 0.0, 0.0), pretrained=False)
+    shallow.vgg.load_state_dict(two_scale_loss.vgg.state_dict())
+    a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    assert shallow.depth == 2 and len(shallow.vgg(a, shallow.depth)) == 2
+    expected = sum(w * (fa - fb).abs().mean() for pa, pb in zip(shallow.pyramid(a), shallow.pyramid(b))
+                   for w, fa, fb in zip((2.0, 3.0), two_scale_loss.vgg(pa), two_scale_loss.vgg(pb)))
+    torch.testing.assert_close(shallow(a, b), expected)
+    off = PerceptualLoss(scales=(1.0,), layer_weights=(0.0,) * 5, pretrained=False)
+    assert off.depth == 0 and off(a, b).item() == 0.0
+
+
+def test_pixel_l1_is_weighted_mean_absolute_difference_with_target_detached():
+    a = torch.rand(2, 3, 8, 8, requires_grad=True)
+    b = torch.rand(2, 3, 8, 8, requires_grad=True)
+    assert pixel_l1_loss(a, a.detach().clone(), 7.0).item() == 0.0
+    value = pixel_l1_loss(a, b, 2.5)
+    torch.testing.assert_close(value, 2.5 * (a - b).abs().mean())
+    torch.testing.assert_close(value, 2.5 * (a - b).abs().sum() / a.numel())
+    value.backward()
+    assert a.grad is not None and a.grad.abs().sum() > 0 and b.grad is None
 
 
 def test_perceptual_loss_rejects_images_too_small_for_its_coarsest_scale(random_vgg_loss):

@@ -104,7 +104,7 @@ def test_losses_are_finite_and_train_the_region_predictor_and_generator():
     model = build_method("mraa", load_model_params("mraa", "synthetic")).train()
     torch.manual_seed(0)
     losses = model.losses({"source": torch.rand(2, 3, 64, 64), "driving": torch.rand(2, 3, 64, 64)})
-    assert set(losses) == {"perceptual", "equivariance_shift", "equivariance_affine"}
+    assert set(losses) == {"perceptual", "pixel_l1", "equivariance_shift", "equivariance_affine"}
     assert all(torch.isfinite(v) and v.ndim == 0 for v in losses.values())
     sum(losses.values()).backward()
     for net in ("region_predictor", "generator", "bg_predictor"):

@@ -213,6 +213,14 @@ def test_losses_are_weighted_finite_and_train_every_network():
     b = model.losses(batch)
     torch.testing.assert_close(b["equivariance"], 2 * a["equivariance"])
     torch.testing.assert_close(b["perceptual"], a["perceptual"])
+    # the optional pixel term (off by default) adds weight x mean |prediction - driving| and nothing else
+    model.config.losses.pixel_l1 = 4.0
+    torch.manual_seed(7)
+    c = model.losses(batch)
+    with torch.no_grad():
+        prediction = model.forward_views(batch["source"], model.kp_detector(batch["driving"]), batch["refs"]).prediction
+    torch.testing.assert_close(c["pixel_l1"], 4.0 * (prediction - batch["driving"]).abs().mean())
+    torch.testing.assert_close(c["perceptual"], b["perceptual"])
 
 
 def test_adjoint_and_direct_training_steps_give_the_same_gradients():

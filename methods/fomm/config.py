@@ -66,6 +66,8 @@ class LossParams:
     perceptual: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
     equivariance_value: float = 10.0
     equivariance_jacobian: float = 10.0
+    #: weight of mean |prediction - driving|; 0 (off) in the official configs, used by the tiny presets
+    pixel_l1: float = 0.0
     transform_params: TransformParams = field(default_factory=TransformParams)
     pretrained_vgg: bool = True
 

@@ -13,7 +13,7 @@ from bench.methods.fomm.animation import normalize_kp
 from bench.methods.fomm.config import FOMMConfig, fomm_config
 from bench.methods.fomm.networks import KPDetector, OcclusionAwareGenerator
 from bench.methods.fomm.shared import PerceptualTerm, match_batch, random_transform
-from bench.methods.losses import jacobian_equivariance_loss, keypoint_equivariance_loss
+from bench.methods.losses import jacobian_equivariance_loss, keypoint_equivariance_loss, pixel_l1_loss
 
 
 class FOMM(Method):
@@ -59,11 +59,13 @@ class FOMM(Method):
         return self.generator(source, kp_norm, kp_source)["prediction"]
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Weighted perceptual reconstruction and keypoint / Jacobian equivariance losses."""
+        """Weighted perceptual (and optional pixel L1) reconstruction and keypoint / Jacobian equivariance losses."""
         weights = self.config.losses
         source, driving = batch["source"], batch["driving"]
         details = self.forward_details(source, driving)
         out = {"perceptual": self._perceptual(details["prediction"], driving)}
+        if weights.pixel_l1:
+            out["pixel_l1"] = pixel_l1_loss(details["prediction"], driving, weights.pixel_l1)
         if weights.equivariance_value or weights.equivariance_jacobian:
             transform = random_transform(driving, **dataclasses.asdict(weights.transform_params))
             kp = details["kp_driving"]

@@ -10,7 +10,7 @@ from torch import nn
 from bench.errors import ConfigError
 from bench.methods.base import Method
 from bench.methods.fomm.shared import PerceptualTerm, match_batch, random_transform
-from bench.methods.losses import keypoint_equivariance_loss
+from bench.methods.losses import keypoint_equivariance_loss, pixel_l1_loss
 from bench.methods.mraa.animation import animation_region_params
 from bench.methods.mraa.config import MRAAConfig, mraa_config
 from bench.methods.mraa.networks import (AVDNetwork, BGMotionPredictor, Generator, RegionPredictor,
@@ -70,11 +70,13 @@ class MRAA(Method):
         return self.generator(source, params, src)["prediction"]
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Weighted perceptual reconstruction and region shift / affine equivariance losses."""
+        """Weighted perceptual (and optional pixel L1) reconstruction and region shift / affine equivariance losses."""
         weights = self.config.losses
         source, driving = batch["source"], batch["driving"]
         details = self.forward_details(source, driving)
         out = {"perceptual": self._perceptual(details["prediction"], driving)}
+        if weights.pixel_l1:
+            out["pixel_l1"] = pixel_l1_loss(details["prediction"], driving, weights.pixel_l1)
         if weights.equivariance_shift or weights.equivariance_affine:
             transform = random_transform(driving, **dataclasses.asdict(weights.transform_params))
             drv = details["driving_region_params"]

@@ -81,6 +81,8 @@ class LossConfig:
     perceptual_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
     perceptual_weights: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
     equivariance_weight: float = 10.0
+    #: weight of mean |prediction - driving|; 0 (off) in the official configs, used by the tiny presets
+    pixel_l1: float = 0.0
     pretrained_vgg: bool = True
     vgg_weights: str | None = None
     transform: TransformConfig = field(default_factory=TransformConfig)

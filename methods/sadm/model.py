@@ -21,7 +21,7 @@ import torch
 from bench.errors import UserError
 from bench.methods.base import Method
 from bench.methods.blocks import resize_like
-from bench.methods.losses import PerceptualLoss, RandomTransform, keypoint_equivariance_loss
+from bench.methods.losses import PerceptualLoss, RandomTransform, keypoint_equivariance_loss, pixel_l1_loss
 from bench.methods.sadm.config import SADMConfig, parse_config
 from bench.methods.sadm.evolution import MotionEvolution
 from bench.methods.sadm.generator import Generator, fuse_views, normalize_confidence
@@ -120,7 +120,8 @@ class SADM(Method):
         return self._perceptual[0]
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Eq. 9 terms, already weighted: perceptual (Eq. 7) and lambda * equivariance (Eq. 8)."""
+        """Eq. 9 terms, already weighted: perceptual (Eq. 7), lambda * equivariance (Eq. 8) and the
+        optional pixel L1 term (off unless ``losses.pixel_l1`` > 0)."""
         source, driving = batch["source"], batch["driving"]
         kp_driving = self.kp_detector(driving)
         out = self.forward_views(source, kp_driving, batch.get("refs"))
@@ -130,7 +131,10 @@ class SADM(Method):
                                     device=driving.device, dtype=driving.dtype)
         kp_transformed = self.kp_detector(transform.transform_frame(driving))
         equivariance = keypoint_equivariance_loss(kp_driving, kp_transformed, transform)
-        return {"perceptual": perceptual, "equivariance": self.config.losses.equivariance_weight * equivariance}
+        terms = {"perceptual": perceptual, "equivariance": self.config.losses.equivariance_weight * equivariance}
+        if self.config.losses.pixel_l1:
+            terms["pixel_l1"] = pixel_l1_loss(out.prediction, driving, self.config.losses.pixel_l1)
+        return terms
 
 
 def build_sadm(config: Mapping[str, Any] | None = None) -> SADM:
