@@ -27,3 +27,14 @@ def test_demo_quick_trains_evaluates_and_reports(tmp_path, monkeypatch, capsys):
     assert sorted(map(tuple, runs[["method", "task"]].values.tolist())) == sorted(
         (m, t) for m in ("copy-source", "fomm", "mraa", "sadm") for t in ("reconstruction", "animation"))
     assert len(load_runs(kind="train", complete_only=False)) == 3
+
+
+def test_demo_moves_the_lr_drop_into_its_shorter_schedule():
+    from bench.commands.demo import FULL, scaled_milestones
+    from bench.training.config import load_train_config
+
+    preset = load_train_config("synthetic")
+    assert scaled_milestones(preset.num_epochs) == preset.epoch_milestones
+    for epochs in (1, 2, FULL.epochs, 2 * preset.num_epochs):
+        assert all(0 < m < epochs for m in scaled_milestones(epochs)), epochs
+    assert scaled_milestones(FULL.epochs), "the demo's default run must include the lr drop"
