@@ -185,6 +185,26 @@ class SameBlock2d(nn.Module):
         return F.relu(self.norm(self.conv(x)))
 
 
+class GeneratorTrunk(nn.Module):
+    """Encoder, residual bottleneck and decoder of the FOMM and MRAA generators.
+
+    Attributes carry the official names (``first``, ``down_blocks``, ``bottleneck.r<i>``,
+    ``up_blocks``, ``final``) so that published checkpoints load into subclasses unchanged.
+    """
+
+    def __init__(self, num_channels: int, block_expansion: int, max_features: int, num_down_blocks: int,
+                 num_bottleneck_blocks: int) -> None:
+        super().__init__()
+        width = [min(max_features, block_expansion * 2 ** i) for i in range(num_down_blocks + 1)]
+        self.first = SameBlock2d(num_channels, block_expansion, kernel_size=7, padding=3)
+        self.down_blocks = nn.ModuleList(DownBlock2d(width[i], width[i + 1]) for i in range(num_down_blocks))
+        self.up_blocks = nn.ModuleList(UpBlock2d(width[i + 1], width[i]) for i in reversed(range(num_down_blocks)))
+        self.bottleneck = nn.Sequential()
+        for i in range(num_bottleneck_blocks):
+            self.bottleneck.add_module(f"r{i}", ResBlock2d(width[-1], kernel_size=3, padding=1))
+        self.final = nn.Conv2d(block_expansion, num_channels, kernel_size=7, padding=3)
+
+
 def _width(block_expansion: int, level: int, max_features: int) -> int:
     return min(max_features, block_expansion * (2 ** level))
 

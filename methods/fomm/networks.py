@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.methods.blocks import (DownBlock2d, Hourglass, ResBlock2d, SameBlock2d, UpBlock2d, combine_motions,
+from bench.methods.blocks import (GeneratorTrunk, Hourglass, combine_motions,
                                   deform_sources, heatmap_to_mean, heatmap_weighted_matrices, kp2gaussian,
                                   local_affine_motions, make_coordinate_grid, maybe_downsampler, resize_like,
                                   softmax_heatmap, source_to_driving_jacobian, warp)
@@ -95,24 +95,16 @@ class DenseMotionNetwork(nn.Module):
         return out
 
 
-class OcclusionAwareGenerator(nn.Module):
+class OcclusionAwareGenerator(GeneratorTrunk):
     """Encoder -> warp features by the dense motion, mask by occlusion -> residual bottleneck -> decoder."""
 
     def __init__(self, common: CommonParams, params: GeneratorParams) -> None:
-        super().__init__()
         channels = common.num_channels
+        super().__init__(channels, params.block_expansion, params.max_features, params.num_down_blocks,
+                         params.num_bottleneck_blocks)
         self.dense_motion_network = (
             DenseMotionNetwork(common.num_kp, channels, params.estimate_occlusion_map, params.dense_motion_params)
             if params.dense_motion_params is not None else None)
-        width = [min(params.max_features, params.block_expansion * 2 ** i) for i in range(params.num_down_blocks + 1)]
-        self.first = SameBlock2d(channels, params.block_expansion, kernel_size=7, padding=3)
-        self.down_blocks = nn.ModuleList(DownBlock2d(width[i], width[i + 1]) for i in range(params.num_down_blocks))
-        self.up_blocks = nn.ModuleList(UpBlock2d(width[i + 1], width[i])
-                                       for i in reversed(range(params.num_down_blocks)))
-        self.bottleneck = nn.Sequential()
-        for i in range(params.num_bottleneck_blocks):
-            self.bottleneck.add_module(f"r{i}", ResBlock2d(width[-1], kernel_size=3, padding=1))
-        self.final = nn.Conv2d(params.block_expansion, channels, kernel_size=7, padding=3)
 
     def forward(self, source: torch.Tensor, kp_driving: KeyPoints, kp_source: KeyPoints) -> dict[str, torch.Tensor]:
         out = self.first(source)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.methods.blocks import (DownBlock2d, Encoder, Hourglass, ResBlock2d, SameBlock2d, UpBlock2d,
+from bench.methods.blocks import (Encoder, GeneratorTrunk, Hourglass,
                                   combine_motions, deform_sources, from_homogeneous, heatmap_to_mean,
                                   heatmap_weighted_matrices, local_affine_motions, make_coordinate_grid,
                                   maybe_downsampler, region2gaussian, resize_like, softmax_heatmap,
@@ -180,24 +180,16 @@ class PixelwiseFlowPredictor(nn.Module):
         return out
 
 
-class Generator(nn.Module):
+class Generator(GeneratorTrunk):
     """Encoder-decoder warping the bottleneck (and, with ``skips``, every encoder level and the
     output image) by the pixel-wise flow, filling occluded parts from the decoder stream."""
 
     def __init__(self, num_regions: int, num_channels: int, revert_axis_swap: bool, params: GeneratorParams) -> None:
-        super().__init__()
+        super().__init__(num_channels, params.block_expansion, params.max_features, params.num_down_blocks,
+                         params.num_bottleneck_blocks)
         flow = params.pixelwise_flow_predictor_params
         self.pixelwise_flow_predictor = (PixelwiseFlowPredictor(num_regions, num_channels, revert_axis_swap, flow)
                                          if flow is not None else None)
-        width = [min(params.max_features, params.block_expansion * 2 ** i) for i in range(params.num_down_blocks + 1)]
-        self.first = SameBlock2d(num_channels, params.block_expansion, kernel_size=7, padding=3)
-        self.down_blocks = nn.ModuleList(DownBlock2d(width[i], width[i + 1]) for i in range(params.num_down_blocks))
-        self.up_blocks = nn.ModuleList(UpBlock2d(width[i + 1], width[i])
-                                       for i in reversed(range(params.num_down_blocks)))
-        self.bottleneck = nn.Sequential()
-        for i in range(params.num_bottleneck_blocks):
-            self.bottleneck.add_module(f"r{i}", ResBlock2d(width[-1], kernel_size=3, padding=1))
-        self.final = nn.Conv2d(params.block_expansion, num_channels, kernel_size=7, padding=3)
         self.skips = params.skips
 
     @staticmethod
