@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -154,6 +155,14 @@ class PerceptualLoss(nn.Module):
 def pixel_l1_loss(prediction: torch.Tensor, target: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
     """``weight`` x mean |prediction - target| over all pixels (target detached)."""
     return weight * (prediction - target.detach()).abs().mean()
+
+
+@dataclass
+class TransformParams:
+    """Parameters of :class:`RandomTransform` (the equivariance losses' known transform)."""
+    sigma_affine: float = 0.05
+    sigma_tps: float = 0.005
+    points_tps: int = 5
 
 
 class RandomTransform:

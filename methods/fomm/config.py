@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from bench.config import from_dict
+from bench.methods.losses import TransformParams
 
 
 @dataclass
@@ -50,13 +51,6 @@ class AnimationParams:
     adapt_movement_scale: bool = True
     use_relative_movement: bool = True
     use_relative_jacobian: bool = True
-
-
-@dataclass
-class TransformParams:
-    sigma_affine: float = 0.05
-    sigma_tps: float = 0.005
-    points_tps: int = 5
 
 
 @dataclass

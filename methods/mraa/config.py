@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from bench.config import from_dict
 from bench.errors import ConfigError
-from bench.methods.fomm.config import TransformParams
+from bench.methods.losses import TransformParams
 
 BG_TYPES = ("zero", "affine", "perspective")
 ANIMATION_MODES = ("standard", "relative", "avd")

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from bench.config import from_dict
 from bench.errors import ConfigError
+from bench.methods.losses import TransformParams
 
 #: fixed-step torchdiffeq solvers (use ``steps``) and adaptive ones (use ``rtol``/``atol``)
 FIXED_STEP_SOLVERS = ("euler", "midpoint", "heun2", "heun3", "rk4")
@@ -68,14 +69,6 @@ class AppearanceFlowConfig:
 
 
 @dataclass
-class TransformConfig:
-    """Random affine + TPS transform of the equivariance loss."""
-    sigma_affine: float = 0.05
-    sigma_tps: float = 0.005
-    points_tps: int = 5
-
-
-@dataclass
 class LossConfig:
     """Eq. 9: perceptual (Eq. 7) + lambda * equivariance (Eq. 8)."""
     perceptual_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
@@ -85,7 +78,7 @@ class LossConfig:
     pixel_l1: float = 0.0
     pretrained_vgg: bool = True
     vgg_weights: str | None = None
-    transform: TransformConfig = field(default_factory=TransformConfig)
+    transform: TransformParams = field(default_factory=TransformParams)
 
 
 @dataclass
