@@ -1,12 +1,16 @@
 """The bench.* namespace resolves in the three ways the project is used."""
 import subprocess
 import sys
+import sysconfig
 import textwrap
 
 import pytest
 
 from tests.conftest import REPO
 
+#: this interpreter's site-packages (venv-aware: computed here, where ``site`` ran), added by hand to
+#: the ``-S`` subprocesses below so that only they, not ``.pth`` files, provide the dependencies
+SITE_PATHS = "import sys; sys.path += " + repr([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]) + "; "
 IMPORTS = "import bench.methods, bench.metrics, bench.datasets, bench.reports, bench.configs; " \
           "import bench.methods.base; print(bench.methods.__file__)"
 
@@ -14,8 +18,7 @@ IMPORTS = "import bench.methods, bench.metrics, bench.datasets, bench.reports, b
 def test_imports_from_checkout_root_without_install():
     # -S skips site-packages' .pth files, so the editable-install finder is not active: only the
     # checkout layout can map methods/ onto bench.methods. Dependencies come from purelib/platlib.
-    script = ("import sys, sysconfig; sys.path.append(sysconfig.get_paths()['purelib']); "
-              "sys.path.append(sysconfig.get_paths()['platlib']); " + IMPORTS)
+    script = SITE_PATHS + IMPORTS
     proc = subprocess.run([sys.executable, "-S", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(REPO / "methods" / "__init__.py")
@@ -35,9 +38,7 @@ def test_regular_wheel_install_maps_folders_into_bench(tmp_path):
         sys.path.insert(0, {str(target)!r})
         {IMPORTS}
     """)
-    proc = subprocess.run([sys.executable, "-S", "-c",
-                           "import sys, sysconfig; sys.path.append(sysconfig.get_paths()['purelib']); "
-                           "sys.path.append(sysconfig.get_paths()['platlib']); exec(" + repr(script) + ")"],
+    proc = subprocess.run([sys.executable, "-S", "-c", SITE_PATHS + "exec(" + repr(script) + ")"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(target / "bench" / "methods" / "__init__.py")
