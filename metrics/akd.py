@@ -9,13 +9,13 @@ all real keypoints is reported as ``extra['missed_rate']``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from bench.metrics.base import Metric, MetricResult
-from bench.metrics.frame_average import PerVideoMean, check_pair, to_uint8_images
+from bench.metrics import weights
+from bench.metrics.base import Backend, Metric, MetricInfo, MetricResult, TaskUse
+from bench.metrics.frame_average import check_pair, frame_means, mean_over_videos, to_uint8_images
 from bench.metrics.keypoints import Detection, KeypointDetector, build_detector
 
 COUNTERS = ("real_keypoints", "missed_keypoints", "skipped_frames")
@@ -41,52 +41,50 @@ def frame_distance(generated: Detection, real: Detection) -> tuple[float | None,
 class AKD(Metric):
     """Average keypoint distance in pixels (lower is better); backends 'fan', 'dlib' (faces), 'keypointrcnn' (bodies)."""
 
-    name = "akd"
-    higher_is_better = False
-    domains = ("face", "body")
-    backends = ("fan", "dlib", "keypointrcnn")
+    info = MetricInfo(
+        "akd", "AKD", higher_is_better=False, unit="px", decimals=2, domains=("face", "body"),
+        tasks={"reconstruction": TaskUse("driving"), "animation": TaskUse("driving")},
+        backends=(
+            Backend("fan", ("face",), (weights.FAN_2D, weights.S3FD),
+                    "face-alignment 2D FAN with its S3FD detector (1adrianb/face-alignment), 68 landmarks"),
+            Backend("dlib", ("face",), (weights.DLIB_LANDMARKS_68,),
+                    "dlib HOG detector + 68-point shape predictor (offline substitute for FAN)"),
+            Backend("keypointrcnn", ("body",), (weights.KEYPOINT_RCNN,),
+                    "torchvision Keypoint R-CNN ResNet-50 FPN, COCO 17 keypoints"),
+        ),
+        reference="FOMM's pose evaluation (AliaksandrSiarohin/pose-evaluation): keypoints detected on generated "
+                  "and driving frames, mean distance over keypoints found on both")
 
-    def __init__(self, device: torch.device | str = "cpu", backend: str = "fan", weights_dir: str | Path | None = None,
-                 allow_download: bool = False, detector: KeypointDetector | None = None) -> None:
-        super().__init__(device)
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", backend: str = "fan",
+                 weights_dir: str | Path | None = None, allow_download: bool = False,
+                 detector: KeypointDetector | None = None) -> None:
+        super().__init__(device, target)
         self.backend = backend
         self.detector = detector or build_detector(backend, self.device, weights_dir, allow_download)
-        self.reset()
-
-    def reset(self) -> None:
-        self.acc = PerVideoMean()
-        self.counters: dict[str, dict[str, int]] = {c: {} for c in COUNTERS}
-
-    def _count(self, counter: str, video: str, n: int) -> None:
-        self.counters[counter][video] = self.counters[counter].get(video, 0) + n
+        self.add_state("total", "sum")
+        self.add_state("count", "sum")
+        for counter in COUNTERS:
+            self.add_state(counter, "sum")
 
     @torch.no_grad()
-    def update(self, generated: torch.Tensor, real: torch.Tensor, video: str = "", source: torch.Tensor | None = None) -> None:
-        check_pair(generated, real)
+    def update(self, generated: torch.Tensor, target: torch.Tensor, video: str = "") -> None:
+        check_pair(generated, target)
         distances = []
-        for gen, ref in zip(self.detector(to_uint8_images(generated)), self.detector(to_uint8_images(real))):
+        for gen, ref in zip(self.detector(to_uint8_images(generated)), self.detector(to_uint8_images(target))):
             distance, n_real, missed = frame_distance(gen, ref)
-            self._count("skipped_frames", video, int(ref is None))
-            self._count("real_keypoints", video, n_real)
-            self._count("missed_keypoints", video, missed)
+            self.accumulate("skipped_frames", video, int(ref is None))
+            self.accumulate("real_keypoints", video, n_real)
+            self.accumulate("missed_keypoints", video, missed)
             if distance is not None:
                 distances.append(distance)
-        self.acc.add(video, np.asarray(distances))
+        self.accumulate("total", video, float(np.sum(distances, dtype=np.float64)))
+        self.accumulate("count", video, len(distances))
 
     def compute(self) -> MetricResult:
-        totals = {c: sum(v.values()) for c, v in self.counters.items()}
+        totals = {c: sum(getattr(self, c).values()) for c in COUNTERS}
         extra = {"missed_rate": totals["missed_keypoints"] / totals["real_keypoints"] if totals["real_keypoints"] else float("nan"),
                  "skipped_frames": float(totals["skipped_frames"]),
-                 "scored_frames": float(sum(self.acc.counts.values()))}
-        value = self.acc.mean_over_videos()
+                 "scored_frames": float(sum(self.count.values()))}
+        value = mean_over_videos(self.total, self.count)
         reason = None if value is not None else f"no frame pair with keypoints detected on both ({self.backend})"
-        return MetricResult(self.name, value, self.acc.per_video(), na_reason=reason, extra=extra)
-
-    def state(self) -> dict[str, Any]:
-        return {**self.acc.state(), "counters": {c: dict(v) for c, v in self.counters.items()}}
-
-    def merge(self, state: dict[str, Any]) -> None:
-        self.acc.merge(state)
-        for counter, per_video in state["counters"].items():
-            for video, n in per_video.items():
-                self._count(counter, video, int(n))
+        return MetricResult(self.name, value, frame_means(self.total, self.count), na_reason=reason, extra=extra)

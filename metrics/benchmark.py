@@ -65,7 +65,6 @@ def metric_throughput(names: list[str], generated: torch.Tensor, real: torch.Ten
                       batch_size: int = 16) -> list[Timing]:
     """Frames per second of each metric's ``update`` over ``generated`` / ``real``."""
     timings = []
-    source = real[:1]
     for name in names:
         try:
             metric, note = _build(name, domain, device, weights_dir)
@@ -77,7 +76,7 @@ def metric_throughput(names: list[str], generated: torch.Tensor, real: torch.Ten
             metric.reset()
             for start in range(0, len(generated), batch_size):
                 metric.update(generated[start:start + batch_size].to(device), real[start:start + batch_size].to(device),
-                              video="v", source=source.to(device))
+                              video="v")
 
         seconds = time_call(run, repeats)
         timings.append(Timing(name, len(generated) / seconds, note))

@@ -103,6 +103,9 @@ def evaluate_folders(real_root: str | Path, generated_dir: str | Path, metrics: 
             evaluation.skipped[key] = reason
             continue
         source = to_tensor(read_frames(sources[key], [0])) if key in sources else None
+        if source is None and any(m.target == "source" for m in metrics.values()):
+            evaluation.skipped[key] = "no source image in --sources for a metric compared with the source"
+            continue
         _update_all(metrics, key, gen_frames, real_frames, source, batch_size)
         evaluation.evaluated.append(key)
         if progress:
@@ -133,8 +136,8 @@ def _update_all(metrics: dict[str, Metric], video: str, generated: np.ndarray, r
         gen = to_tensor(generated[start:start + batch_size])
         ref = to_tensor(real[start:start + batch_size])
         for metric in metrics.values():
-            metric.update(gen.to(metric.device), ref.to(metric.device), video=video,
-                          source=None if source is None else source.to(metric.device))
+            target = source.expand(len(gen), -1, -1, -1) if metric.target == "source" else ref
+            metric.update(gen.to(metric.device), target.to(metric.device), video=video)
 
 
 def parse_metric_names(text: str, known: Sequence[str]) -> list[str]:

@@ -1,9 +1,9 @@
-"""Building metrics by name for a domain: applicability, backend choice, weight files.
+"""Building metrics by name for a domain and target: applicability, backend choice, weight files.
 
-Domains: 'face', 'body', 'robot', 'cartoon', 'synthetic' (None: unknown). AKD, CSIM and AED
-need a face or body model and are not applicable elsewhere; :func:`build_metric` then returns
-a :class:`NotApplicable` metric whose result carries the reason, so callers treat every
-metric alike.
+Domains: 'face', 'body', 'robot', 'cartoon', 'synthetic' (None: unknown). Everything here reads
+the metric's declared facts (``info``): where a metric does not apply to a domain,
+:func:`build_metric` returns a :class:`NotApplicable` stand-in whose result carries the reason,
+so callers treat every metric alike.
 """
 from __future__ import annotations
 
@@ -14,27 +14,14 @@ import torch
 
 from bench.errors import UserError
 from bench.metrics import METRICS, weights
-from bench.metrics.base import Metric, MetricResult
+from bench.metrics.base import Metric, MetricInfo, MetricResult
 
 DOMAINS = ("face", "body", "robot", "cartoon", "synthetic")
 
-#: weight files of each backend of each metric (metrics not listed need none)
-BACKENDS: dict[str, dict[str, tuple[weights.WeightFile, ...]]] = {
-    "lpips": {"alex": (weights.ALEXNET,), "vgg": (weights.VGG16,)},
-    "fid": {"inception": (weights.INCEPTION_FID,)},
-    "akd": {"fan": (weights.FAN_2D, weights.S3FD), "dlib": (weights.DLIB_LANDMARKS_68,),
-            "keypointrcnn": (weights.KEYPOINT_RCNN,)},
-    "csim": {"arcface": (weights.ARCFACE, weights.ARCFACE_DETECTOR),
-             "dlib": (weights.DLIB_LANDMARKS_5, weights.DLIB_FACE_EMBEDDING), "osnet": (weights.OSNET,)},
-}
-BACKENDS["aed"] = BACKENDS["csim"]
 
-#: backends per domain, default first
-DOMAIN_BACKENDS: dict[str, dict[str, tuple[str, ...]]] = {
-    "akd": {"face": ("fan", "dlib"), "body": ("keypointrcnn",)},
-    "csim": {"face": ("arcface", "dlib"), "body": ("osnet",)},
-    "aed": {"face": ("arcface", "dlib"), "body": ("osnet",)},
-}
+def metric_info(name: str) -> MetricInfo:
+    """The declared facts of registered metric ``name`` (one-line error when unknown)."""
+    return METRICS.get(name).info
 
 
 class NotApplicable(Metric):
@@ -42,23 +29,14 @@ class NotApplicable(Metric):
 
     def __init__(self, name: str, reason: str) -> None:
         super().__init__("cpu")
-        self.name = name  # type: ignore[misc]
+        self.info = metric_info(name)  # type: ignore[misc]
         self.reason = reason
 
-    def update(self, generated: torch.Tensor, real: torch.Tensor, video: str = "", source: torch.Tensor | None = None) -> None:
+    def update(self, generated: torch.Tensor, target: torch.Tensor | None, video: str = "") -> None:
         return None
 
     def compute(self) -> MetricResult:
         return MetricResult(self.name, None, na_reason=self.reason)
-
-    def reset(self) -> None:
-        return None
-
-    def state(self) -> dict[str, Any]:
-        return {}
-
-    def merge(self, state: dict[str, Any]) -> None:
-        return None
 
 
 def normalize_domain(domain: str | None) -> str | None:
@@ -72,53 +50,57 @@ def normalize_domain(domain: str | None) -> str | None:
 
 def applicable(name: str, domain: str | None) -> tuple[bool, str]:
     """Whether metric ``name`` applies to data of ``domain``, and why not."""
-    cls = METRICS.get(name)
+    info = metric_info(name)
     domain = normalize_domain(domain)
-    if cls.domains is None or domain in cls.domains:
+    if info.applies_to(domain):
         return True, ""
     if domain is None:
-        return False, f"{name} needs a face or body model; no domain given (use --domain face|body)"
-    return False, f"{name} is not defined for {domain} data (it needs a {' or '.join(cls.domains)} model)"
+        return False, (f"{name} needs a {' or '.join(info.domains or ())} model; no domain given "
+                       f"(use --domain {'|'.join(info.domains or ())})")
+    return False, f"{name} is not defined for {domain} data (it needs a {' or '.join(info.domains or ())} model)"
 
 
 def choose_backend(name: str, domain: str | None, backend: str | None) -> str | None:
-    """The backend to use: ``backend`` if valid for the domain, else the domain's default."""
-    per_domain = DOMAIN_BACKENDS.get(name)
-    if per_domain is None:
-        choices = tuple(BACKENDS.get(name, {}))
-        if backend is not None and backend not in choices:
-            raise UserError(f"metric '{name}' has no backend '{backend}'; choose from: {', '.join(choices) or 'none'}")
-        return backend
-    allowed = per_domain[normalize_domain(domain)]  # type: ignore[index]
+    """The backend to use: ``backend`` if it serves the domain, else the domain's default (None: no backends)."""
+    info = metric_info(name)
+    domain = normalize_domain(domain)
+    if not info.backends:
+        if backend is not None:
+            raise UserError(f"metric '{name}' has no backend '{backend}'; it has no backends")
+        return None
     if backend is None:
-        return allowed[0]
-    if backend not in allowed:
-        raise UserError(f"backend '{backend}' of {name} does not fit {domain} data; choose from: {', '.join(allowed)}")
+        chosen = info.default_backend(domain)
+        return chosen.name if chosen else None
+    serving = [b.name for b in info.backends if b.serves(domain)]
+    if backend not in serving:
+        where = f" for {domain} data" if domain else ""
+        raise UserError(f"metric '{name}' has no backend '{backend}'{where}; choose from: {', '.join(serving)}")
     return backend
 
 
 def build_metric(name: str, domain: str | None = None, device: torch.device | str = "cpu",
                  weights_dir: str | Path | None = None, backend: str | None = None, allow_download: bool = False,
-                 **options: Any) -> Metric:
+                 target: str = "driving", **options: Any) -> Metric:
     """Metric ``name`` ready for ``update``; N/A stand-in when it does not apply to ``domain``.
 
     ``options`` go to the metric class (e.g. ``pretrained_backbone=False`` for LPIPS,
-    ``pretrained=False`` / ``reference=`` for FID).
+    ``pretrained=False`` / ``reference=`` for FID). A metric with weight files receives
+    ``weights_dir`` / ``allow_download``; one with several backends also the chosen ``backend``.
     """
     ok, reason = applicable(name, domain)
     if not ok:
         return NotApplicable(name, reason)
-    cls = METRICS.get(name)
+    info = metric_info(name)
     chosen = choose_backend(name, domain, backend)
     kwargs: dict[str, Any] = dict(options)
-    if name in BACKENDS:
+    if any(b.weights for b in info.backends):
         kwargs.update(weights_dir=weights_dir, allow_download=allow_download)
-        if chosen is not None and name != "fid":
-            kwargs["backend"] = chosen
-    return cls(device=device, **kwargs)
+    if len(info.backends) > 1 and chosen is not None:
+        kwargs["backend"] = chosen
+    return METRICS.get(name)(device=device, target=target, **kwargs)
 
 
 def weights_status(name: str, weights_dir: str | Path | None = None) -> dict[str, list[tuple[str, Path | None]]]:
     """For each backend of ``name``: its weight files and where each was found (None: missing)."""
-    return {backend: [(w.filename, weights.find(w, weights_dir)) for w in files]
-            for backend, files in BACKENDS.get(name, {}).items()}
+    return {b.name: [(w.filename, weights.find(w, weights_dir)) for w in b.weights]
+            for b in metric_info(name).backends if b.weights}

@@ -14,14 +14,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 import numpy as np
 import torch
 
 from bench.metrics import weights
-from bench.metrics.base import Metric, MetricResult
+from bench.metrics.base import Backend, Metric, MetricInfo, MetricResult, TaskUse
 from bench.metrics.frame_average import check_pair
 
 FEATURE_DIM = 2048
@@ -129,34 +128,36 @@ class FID(Metric):
     ``features`` replaces the Inception extractor (any ``B x 3 x H x W -> B x D`` module).
     """
 
-    name = "fid"
-    higher_is_better = False
+    info = MetricInfo(
+        "fid", "FID", higher_is_better=False, decimals=2, distribution=True,
+        tasks={"reconstruction": TaskUse("driving"), "animation": TaskUse("source")},
+        backends=(Backend("inception", weights=(weights.INCEPTION_FID,),
+                          reference="pytorch-fid InceptionV3 (TF-ported FID weights), 2048-d pool3"),),
+        reference="pytorch-fid (mseitzer/pytorch-fid): pool3 features of frames resized bilinearly to 299, "
+                  "Frechet distance of the two Gaussians; one value over all frames pooled")
 
-    def __init__(self, device: torch.device | str = "cpu", pretrained: bool = True,
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", pretrained: bool = True,
                  weights_dir: str | Path | None = None, allow_download: bool = False,
                  reference: FrechetStats | None = None, features: torch.nn.Module | None = None) -> None:
-        super().__init__(device)
+        super().__init__(device, target)
         if features is None:
             features = InceptionFeatures(build_inception(pretrained, weights_dir, allow_download))
         self.features = features.to(self.device).eval()
         self.reference = reference
-        self.reset()
-
-    def reset(self) -> None:
-        self.generated: dict[str, list[np.ndarray]] = {}
-        self.real: dict[str, list[np.ndarray]] = {}
+        self.add_state("generated", "cat")
+        self.add_state("real", "cat")
 
     @torch.no_grad()
     def _extract(self, frames: torch.Tensor) -> np.ndarray:
         return self.features(frames.to(self.device, torch.float32)).flatten(1).cpu().numpy().astype(np.float32)
 
-    def update(self, generated: torch.Tensor, real: torch.Tensor | None, video: str = "", source: torch.Tensor | None = None) -> None:
-        check_pair(generated, real)
-        self.generated.setdefault(video, []).append(self._extract(generated))
+    def update(self, generated: torch.Tensor, target: torch.Tensor | None, video: str = "") -> None:
+        check_pair(generated, target)
+        self.accumulate("generated", video, self._extract(generated))
         if self.reference is None:
-            if real is None:
+            if target is None:
                 raise ValueError("FID needs real frames when no reference statistics are given")
-            self.real.setdefault(video, []).append(self._extract(real))
+            self.accumulate("real", video, self._extract(target))
 
     @staticmethod
     def _stack(per_video: dict[str, list[np.ndarray]]) -> np.ndarray:
@@ -177,16 +178,6 @@ class FID(Metric):
         fake = FrechetStats.from_features(generated)
         real = self.real_stats()
         return MetricResult(self.name, frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma), extra=extra)
-
-    def state(self) -> dict[str, Any]:
-        return {"generated": {v: np.concatenate(c) for v, c in self.generated.items()},
-                "real": {v: np.concatenate(c) for v, c in self.real.items()}}
-
-    def merge(self, state: dict[str, Any]) -> None:
-        for video, feats in state["generated"].items():
-            self.generated.setdefault(video, []).append(np.asarray(feats, np.float32))
-        for video, feats in state["real"].items():
-            self.real.setdefault(video, []).append(np.asarray(feats, np.float32))
 
 
 class RealStatsCache:

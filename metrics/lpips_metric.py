@@ -14,6 +14,7 @@ import torch
 
 from bench.errors import UserError
 from bench.metrics import weights
+from bench.metrics.base import Backend, MetricInfo, TaskUse
 from bench.metrics.frame_average import FrameAverageMetric
 
 BACKBONES = {"alex": weights.ALEXNET, "vgg": weights.VGG16}
@@ -49,13 +50,17 @@ def build_lpips(backbone: str = "alex", pretrained_backbone: bool = True, weight
 class LPIPS(FrameAverageMetric):
     """Learned perceptual distance per frame (lower is better)."""
 
-    name = "lpips"
-    higher_is_better = False
-    backends = tuple(BACKBONES)
+    info = MetricInfo(
+        "lpips", "LPIPS", higher_is_better=False, decimals=3, tasks={"reconstruction": TaskUse("driving")},
+        backends=tuple(Backend(name, weights=(file,), reference=f"lpips.LPIPS(net='{name}'), version 0.1")
+                       for name, file in BACKBONES.items()),
+        reference="lpips package (richzhang/PerceptualSimilarity) LPIPS v0.1, inputs scaled to [-1, 1] "
+                  "(normalize=True)")
 
-    def __init__(self, device: torch.device | str = "cpu", backend: str | None = None, pretrained_backbone: bool = True,
-                 weights_dir: str | Path | None = None, allow_download: bool = False) -> None:
-        super().__init__(device)
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", backend: str | None = None,
+                 pretrained_backbone: bool = True, weights_dir: str | Path | None = None,
+                 allow_download: bool = False) -> None:
+        super().__init__(device, target)
         self.backend = backend or "alex"
         self.model = build_lpips(self.backend, pretrained_backbone, weights_dir, allow_download).to(self.device)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from bench.metrics.base import MetricInfo, TaskUse
 from bench.metrics.frame_average import FrameAverageMetric
 
 #: floor of the per-frame MSE, so that identical frames give a finite 100 dB instead of inf
@@ -23,8 +24,10 @@ def psnr_per_frame(generated: torch.Tensor, real: torch.Tensor, data_range: floa
 class L1(FrameAverageMetric):
     """Average L1 distance between generated and real frames (lower is better)."""
 
-    name = "l1"
-    higher_is_better = False
+    info = MetricInfo(
+        "l1", "L1", higher_is_better=False, decimals=3, tasks={"reconstruction": TaskUse("driving")},
+        reference="FOMM reconstruction.py (AliaksandrSiarohin/first-order-model): mean |generated - driving| "
+                  "over pixels and channels of frames in [0, 1]")
 
     def frame_scores(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         return l1_per_frame(generated, real)
@@ -33,8 +36,10 @@ class L1(FrameAverageMetric):
 class PSNR(FrameAverageMetric):
     """Peak signal-to-noise ratio in dB, computed per frame and averaged (higher is better)."""
 
-    name = "psnr"
-    higher_is_better = True
+    info = MetricInfo(
+        "psnr", "PSNR", higher_is_better=True, unit="dB", decimals=2, tasks={"reconstruction": TaskUse("driving")},
+        reference="10 log10(1 / MSE) per frame of frames in [0, 1] (scikit-image peak_signal_noise_ratio, "
+                  "data_range=1), MSE floored at 1e-10 (at most 100 dB)")
 
     def frame_scores(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         return psnr_per_frame(generated, real)

@@ -7,7 +7,9 @@ a metric has no value for that video). ``summary.json``::
      "na_reasons": {metric: why it is null},
      "counts": {"videos": n, "per_metric": {metric: videos scored}, "skipped": n},
      "extra": {metric: {name: number}},             # e.g. AKD missed_rate
-     "skipped": {video: reason}}
+     "skipped": {video: reason},
+     "run": {...}}                                   # bench run: settings, method config and hashes,
+                                                    # task, metrics, package versions, git revision
 """
 from __future__ import annotations
 
@@ -27,11 +29,12 @@ def _number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def summary_dict(results: Mapping[str, MetricResult], skipped: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The summary.json content for ``results`` (keyed by metric name)."""
+def summary_dict(results: Mapping[str, MetricResult], skipped: Mapping[str, str] | None = None,
+                 run: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The summary.json content for ``results`` (keyed by metric name) and the ``run`` record."""
     skipped = dict(skipped or {})
     videos = sorted({v for r in results.values() for v in r.per_video})
-    return {
+    out = {
         "means": {name: _number(r.value) for name, r in results.items()},
         "na_reasons": {name: r.na_reason for name, r in results.items() if r.na_reason},
         "counts": {"videos": len(videos), "per_metric": {name: len(r.per_video) for name, r in results.items()},
@@ -39,10 +42,13 @@ def summary_dict(results: Mapping[str, MetricResult], skipped: Mapping[str, str]
         "extra": {name: {k: _number(v) for k, v in r.extra.items()} for name, r in results.items() if r.extra},
         "skipped": skipped,
     }
+    if run is not None:
+        out["run"] = dict(run)
+    return out
 
 
 def write_results(out_dir: str | Path, results: Mapping[str, MetricResult],
-                  skipped: Mapping[str, str] | None = None) -> tuple[Path, Path]:
+                  skipped: Mapping[str, str] | None = None, run: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
     """Write ``per_video.csv`` and ``summary.json`` into ``out_dir`` (atomically); returns both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,7 +64,7 @@ def write_results(out_dir: str | Path, results: Mapping[str, MetricResult],
             writer.writerow([video, *("" if x is None else repr(float(x)) for x in row)])
     tmp.replace(csv_path)
     tmp = json_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary_dict(results, skipped), indent=2, sort_keys=False) + "\n")
+    tmp.write_text(json.dumps(summary_dict(results, skipped, run), indent=2, sort_keys=False, default=str) + "\n")
     tmp.replace(json_path)
     return csv_path, json_path
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from bench.metrics.base import MetricInfo, TaskUse
 from bench.metrics.frame_average import FrameAverageMetric
 
 WINDOW_SIZE = 11
@@ -101,8 +102,10 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0,
 class SSIM(FrameAverageMetric):
     """Structural similarity, Gaussian window 11 / sigma 1.5 (higher is better)."""
 
-    name = "ssim"
-    higher_is_better = True
+    info = MetricInfo(
+        "ssim", "SSIM", higher_is_better=True, decimals=2, tasks={"reconstruction": TaskUse("driving")},
+        reference="scikit-image structural_similarity (gaussian_weights=True, sigma 1.5, "
+                  "use_sample_covariance=False, data_range=1), mean over the RGB channels")
 
     def frame_scores(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         return ssim(generated, real)
@@ -111,8 +114,10 @@ class SSIM(FrameAverageMetric):
 class MSSSIM(FrameAverageMetric):
     """Multi-scale SSIM, 5 scales with the standard weights (higher is better)."""
 
-    name = "ms_ssim"
-    higher_is_better = True
+    info = MetricInfo(
+        "ms_ssim", "MS-SSIM", higher_is_better=True, decimals=2, tasks={"reconstruction": TaskUse("driving")},
+        reference="pytorch_msssim ms_ssim (VainF/pytorch-msssim): 5 scales, weights "
+                  "(0.0448, 0.2856, 0.3001, 0.2363, 0.1333), Gaussian window 11 / sigma 1.5, data_range=1")
 
     def not_applicable(self, generated: torch.Tensor) -> str | None:
         if min(generated.shape[-2:]) <= MS_SSIM_MIN_SIDE:

@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from bench.reports.metric_info import METRIC_INFO, label
+from bench.reports.metric_info import known, label
 from bench.reports.render import to_frame
-from bench.reports.tables import METHOD_LABELS, METHOD_ORDER, Table, order_key
+from bench.reports.tables import METHOD_ORDER, Table, method_title, order_key
 
 PER_VIDEO_FILE = "per_video.csv"
 TASK_PREFIX = {"reconstruction": "Rec.", "animation": "Anim."}
@@ -118,7 +118,7 @@ def per_video_frame(runs: pd.DataFrame, fetch: Callable[[str], pd.DataFrame | No
         table = fetch(run["run_id"])
         if table is None or table.empty:
             continue
-        metrics = [c for c in table.columns if c in METRIC_INFO]
+        metrics = [c for c in table.columns if known(c)]
         video = "video" if "video" in table.columns else table.columns[0]
         long = table.melt(id_vars=[video], value_vars=metrics, var_name="metric", value_name="value")
         long = long.rename(columns={video: "video"}).dropna(subset=["value"])
@@ -158,9 +158,9 @@ def per_video_figures(data: pd.DataFrame, out_dir: Path) -> list[Path]:
     if data.empty:
         return paths
     data = data.assign(panel=data["metric"].map(label),
-                       label=data["method"].map(lambda m: METHOD_LABELS.get(m, m)))
+                       label=data["method"].map(method_title))
     for (dataset, task), part in data.groupby(["dataset", "task"], sort=True):
-        order = [METHOD_LABELS.get(m, m) for m in sorted(part["method"].unique(), key=lambda m: order_key(METHOD_ORDER, m))]
+        order = [method_title(m) for m in sorted(part["method"].unique(), key=lambda m: order_key(METHOD_ORDER, m))]
         grid = sns.catplot(data=part, x="label", y="value", col="panel", kind="box", order=order,
                            col_wrap=min(4, part["panel"].nunique()), height=2.6, aspect=1.1, sharey=False)
         grid.set_axis_labels("", "")

@@ -6,7 +6,7 @@ from typing import Callable
 
 import pandas as pd
 
-from bench.reports.metric_info import format_value, higher_is_better
+from bench.reports.metric_info import format_value, higher_is_better, known
 from bench.reports.tables import Cell, Column, Row, Table
 
 TABLE_BEGIN = "% motionbench:table-begin"
@@ -29,6 +29,9 @@ def latex_escape(text: str) -> str:
 
 
 def _arrow(metric: str, latex: bool) -> str:
+    """The direction arrow of ``metric`` (none when its direction is unknown)."""
+    if not known(metric):
+        return ""
     up = higher_is_better(metric)
     if latex:
         return r"($\uparrow$)" if up else r"($\downarrow$)"

@@ -9,6 +9,7 @@ that task exists for the row.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -16,13 +17,15 @@ from typing import Any, Callable
 import pandas as pd
 
 from bench.errors import UserError
-from bench.reports.metric_info import is_better, label
+from bench.reports.metric_info import info, is_better, known, label
 from bench.reports.runs import DEFAULT_VARIANTS, NA_PREFIX
+from bench.runner.protocol import PROTOCOL
 
-TASKS = {"reconstruction": "Video Reconstruction", "animation": "Image Animation"}
+#: the paper's row orders (Table 1 layout); other datasets / methods follow by name
 DATASET_ORDER = ("vox", "dfdc", "nemo", "fashion", "aist", "taichi", "bair", "mgif")
-METHOD_ORDER = ("copy-source", "fomm", "mraa", "fv2v", "sadm")
-METHOD_LABELS = {"copy-source": "Copy source", "fomm": "FOMM", "mraa": "MRAA", "fv2v": "face-vid2vid", "sadm": "SADM"}
+METHOD_ORDER = ("copy-source", "fomm", "mraa", "tpsmm", "fv2v", "sadm")
+#: titles of methods that appear only in published tables (not registered here)
+PUBLISHED_ONLY_METHODS = {"fv2v": "face-vid2vid"}
 VARIANT_ORDER = ("full", "no_motion_evolution", "no_appearance_assist", "no_multiview_fusion")
 VARIANT_LABELS = {"default": "Full", "full": "Full", "no_motion_evolution": "w/o Mot. Evol.",
                   "no_appearance_assist": "w/o App. Assist.", "no_multiview_fusion": "w/o Mult. Fus."}
@@ -39,7 +42,10 @@ class Column:
 
     @property
     def header(self) -> str:
-        return "MS-/SSIM" if self.metrics == ("ms_ssim", "ssim") else label(self.metrics[0])
+        if len(self.metrics) == 1:
+            return label(self.metrics[0])
+        first, second = (label(m) for m in self.metrics)  # a pair, e.g. MS-SSIM and SSIM -> "MS-/SSIM"
+        return f"{first.removesuffix(second)}/{second}"
 
 
 RECONSTRUCTION_COLUMNS = tuple(Column("reconstruction", m) for m in
@@ -90,7 +96,7 @@ class Table:
         """(task title, number of columns) for the header above the metric columns."""
         out: list[tuple[str, int]] = []
         for column in self.columns:
-            title = TASKS[column.task]
+            title = PROTOCOL[column.task].title
             if out and out[-1][0] == title:
                 out[-1] = (title, out[-1][1] + 1)
             else:
@@ -163,9 +169,17 @@ def _same_train(frame: pd.DataFrame) -> pd.Series:
     return frame["train_dataset"].isna() | (frame["train_dataset"] == frame["dataset"])
 
 
+def method_title(method: str) -> str:
+    """The registered method's label (``MethodSpec.label``), else its published-only title, else its name."""
+    from bench.methods import METHODS
+
+    if method in METHODS:
+        return METHODS.get(method).title
+    return PUBLISHED_ONLY_METHODS.get(method, method)
+
+
 def _method_label(keys: dict[str, Any], labels: dict[str, str]) -> str:
-    method = keys["method"]
-    return labels.get(method) or METHOD_LABELS.get(method, method)
+    return labels.get(keys["method"]) or method_title(keys["method"])
 
 
 def _select_table1(frame: pd.DataFrame) -> pd.DataFrame:
@@ -212,13 +226,13 @@ SPECS: dict[str, TableSpec] = {
     "ablation": TableSpec(
         "ablation", "Ablations: variants of one method on one dataset.",
         "Dataset", "Model", FULL_COLUMNS, ("dataset", "method"), ("variant",), _select_ablation,
-        lambda k: [_titled(k), METHOD_LABELS.get(k["method"], k["method"])],
+        lambda k: [_titled(k), method_title(k["method"])],
         lambda k, labels: labels.get(str(k["variant"])) or VARIANT_LABELS.get(str(k["variant"]), str(k["variant"])),
         lambda k: order_key(VARIANT_ORDER, "full" if k["variant"] in DEFAULT_VARIANTS else k["variant"])),
     "nviews": TableSpec(
         "nviews", "Number of additional source views N.",
         "Dataset", "N", FULL_COLUMNS, ("dataset", "method"), ("num_refs",), _select_nviews,
-        lambda k: [_titled(k), METHOD_LABELS.get(k["method"], k["method"])],
+        lambda k: [_titled(k), method_title(k["method"])],
         lambda k, labels: str(k["num_refs"]),
         lambda k: (int(k["num_refs"]),)),
 }
@@ -289,9 +303,12 @@ def _disambiguate(rows: list[Row], suffix: str) -> None:
 
 
 def _mark_best(rows: list[Row], columns: tuple[Column, ...]) -> None:
-    """Bold the best value per metric among ``rows`` (ties all bold; needs two or more values)."""
+    """Bold the best value per metric among ``rows`` (ties all bold; needs two or more values; metrics
+    of unknown direction are not ranked)."""
     for column in columns:
         for metric in column.metrics:
+            if not known(metric):
+                continue
             cells = [r.cells[(column.task, metric)] for r in rows]
             values = [c.value for c in cells if c.value is not None]
             if len(values) < 2:
@@ -304,6 +321,27 @@ def _mark_best(rows: list[Row], columns: tuple[Column, ...]) -> None:
                 c.bold = c.value is not None and c.value == best
 
 
+def extra_columns(spec: TableSpec, measured: pd.DataFrame | None) -> tuple[Column, ...]:
+    """Columns for registered metrics that the selected runs logged beyond the paper's layout (e.g. a
+    plugin metric, AED), after the layout, in registration order, for the layout's tasks."""
+    from bench.metrics import METRICS
+
+    if measured is None or measured.empty:
+        return ()
+    runs = spec.select(measured)
+    shown = {(c.task, m) for c in spec.columns for m in c.metrics}
+    extra = []
+    for task in dict.fromkeys(c.task for c in spec.columns):
+        logged = runs[runs["task"] == task]
+        for metric in METRICS.ordered():
+            if (task, metric) in shown or task not in info(metric).tasks:
+                continue
+            if metric in logged and logged[metric].notna().any() or NA_PREFIX + metric in logged \
+                    and logged[NA_PREFIX + metric].notna().any():
+                extra.append(Column(task, (metric,)))
+    return tuple(extra)
+
+
 def build_table(name: str, measured: pd.DataFrame | None, reported: pd.DataFrame | None = None,
                 reported_labels: dict[str, str] | None = None) -> Table:
     """Table ``name`` from measured runs and (optionally) reported rows.
@@ -313,6 +351,7 @@ def build_table(name: str, measured: pd.DataFrame | None, reported: pd.DataFrame
     if name not in SPECS:
         raise UserError(f"unknown table '{name}'; choose from: {', '.join(SPECS)}")
     spec = SPECS[name]
+    spec = dataclasses.replace(spec, columns=spec.columns + extra_columns(spec, measured))
     measured_rows = _rows(spec, measured, "measured", {}, "") if measured is not None and len(measured) else {}
     reported_rows: dict[tuple, list[Row]] = {}
     if reported is not None and len(reported):

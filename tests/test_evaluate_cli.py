@@ -113,13 +113,20 @@ def test_video_key_matches_fomm_output_names():
     assert video_key("horse.gif") == "horse"
 
 
-def test_metrics_list_shows_direction_backends_and_weights(capsys):
-    assert main(["metrics", "list"]) == 0
+def test_metrics_list_shows_the_declared_facts_and_weight_status(tmp_path, capsys):
+    from bench.metrics import METRICS
+
+    (tmp_path / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"")  # found in --weights-dir
+    assert main(["metrics", "list", "--weights-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for name in ("l1", "psnr", "ssim", "ms_ssim", "lpips", "fid", "akd", "csim", "aed"):
-        assert f"\n{name} " in "\n" + out
-    assert "dlib (face)" in out and "keypointrcnn (body default)" in out
-    assert "pt_inception-2015-12-05-6726825d.pth" in out or "inception" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
+    for name in METRICS.ordered():  # every metric, with its declared label, direction and reference
+        info = METRICS.get(name).info
+        assert info.label in rows[name] and f" {info.direction} " in rows[name]
+        assert f"  {name}: {info.reference}" in out
+    assert "fan (default: face)" in rows["akd"] and "keypointrcnn (default: body)" in out
+    assert "inception" in rows["fid"] and rows["fid"].rstrip().endswith("present")
+    assert "none needed" in rows["l1"] and "vs source image, on request" in rows["aed"]
 
 
 def test_perf_metrics_prints_throughput_and_ratio(capsys):

@@ -68,11 +68,15 @@ def test_dlib_csim_same_person_beats_other_person_and_self_is_one():
     csim = build_metric("csim", "face", backend="dlib")
     aed = build_metric("aed", "face", backend="dlib")
     assert csim.embedder is aed.embedder  # one model shared by CSIM and AED
-    for metric in (csim, aed):
-        metric.update(frames, frames, video="self")  # no source: compared with the real frames
-        metric.update(frames, frames, video="same", source=same_person_source)
-        metric.update(frames, frames, video="other", source=_other_person())
-    c, a = csim.compute().per_video, aed.compute().per_video
+    per_video = {}
+    for name in ("csim", "aed"):
+        on_frames = build_metric(name, "face", backend="dlib")  # target: the driving frames
+        on_source = build_metric(name, "face", backend="dlib", target="source")
+        on_frames.update(frames, frames, video="self")
+        on_source.update(frames, same_person_source.expand_as(frames), video="same")
+        on_source.update(frames, _other_person().expand_as(frames), video="other")
+        per_video[name] = {**on_frames.compute().per_video, **on_source.compute().per_video}
+    c, a = per_video["csim"], per_video["aed"]
     assert c["self"] == pytest.approx(1.0, abs=1e-9) and a["self"] == pytest.approx(0.0, abs=1e-6)
     assert c["same"] > c["other"] + 0.05
     assert a["same"] < a["other"]
@@ -97,5 +101,5 @@ def test_pixel_metrics_apply_everywhere_and_bad_names_are_user_errors():
         applicable("l1", "planet")
     with pytest.raises(UserError, match="unknown metric"):
         build_metric("nope")
-    with pytest.raises(UserError, match="does not fit"):
+    with pytest.raises(UserError, match="no backend 'dlib' for body data"):
         build_metric("akd", "body", backend="dlib")

@@ -88,7 +88,7 @@ def test_more_noise_scores_worse(name):
         metric = build_metric(name)
         metric.update((real + sigma * noise).clamp(0, 1), real, video="v")
         values.append(metric.compute().value)
-    higher = build_metric(name).higher_is_better
+    higher = build_metric(name).info.higher_is_better
     assert values == sorted(values, reverse=higher) and len(set(values)) == 3
 
 

@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--metrics", default=DEFAULT_METRICS, help=f"comma-separated metric names (default {DEFAULT_METRICS})")
     parser.add_argument("--domain", default="none", help="face, body, robot, cartoon, synthetic or none "
                         "(AKD/CSIM/AED need face or body)")
-    parser.add_argument("--sources", metavar="FILE", help="CSV 'generated,source_image' for CSIM/AED against the source "
-                        "(animation); without it identity metrics compare with the real frames")
+    parser.add_argument("--sources", metavar="FILE", help="CSV 'generated,source_image': the videos are animations and "
+                        "FID / CSIM / AED compare with the source image, as in bench run's animation task; without it "
+                        "every metric compares with the real frames")
     parser.add_argument("--backend", action="append", default=[], metavar="METRIC=NAME",
                         help="backend of a metric, e.g. akd=dlib or csim=dlib (repeatable)")
     parser.add_argument("--weights-dir", metavar="DIR", help="folder searched first for pretrained weight files")
@@ -49,7 +50,7 @@ def _backends(items: list[str], metrics: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.metrics import METRICS, build_metric
+    from bench.metrics import METRICS, build_metric, metric_info
     from bench.metrics.evaluation import evaluate_folders, parse_metric_names, read_sources
     from bench.metrics.report_io import write_results
     from bench.utils import pick_device
@@ -60,8 +61,11 @@ def run(args: argparse.Namespace) -> int:
     backends = _backends(args.backend, names)
     device = pick_device(args.device)
     sources = read_sources(args.sources) if args.sources else None
+    # with --sources the generated videos are animations: each metric compares with what it declares
+    # for the animation task (the source image for FID / CSIM / AED), as bench run does
+    targets = {name: metric_info(name).target("animation") if sources else "driving" for name in names}
     metrics = {name: build_metric(name, args.domain, device, weights_dir=args.weights_dir, backend=backends.get(name),
-                                  allow_download=args.allow_download) for name in names}
+                                  allow_download=args.allow_download, target=targets[name]) for name in names}
     evaluation = evaluate_folders(args.real, args.generated, metrics, sources, args.batch_size,
                                   progress=lambda video: print(f"scored {video}", file=sys.stderr))
     csv_path, json_path = write_results(args.out, evaluation.results, evaluation.skipped)

@@ -6,30 +6,41 @@ import argparse
 from bench.commands._common import add_verb
 
 
+def _tasks(info) -> str:
+    """``reconstruction (vs driving frames), animation (vs source image, optional)``."""
+    from bench.metrics.base import TARGETS
+
+    return ", ".join(f"{task} (vs {TARGETS[use.target]}{'' if use.default else ', on request'})"
+                     for task, use in info.tasks.items()) or "-"
+
+
 def _list(args: argparse.Namespace) -> int:
     from bench.metrics import METRICS
-    from bench.metrics.factory import DOMAIN_BACKENDS, weights_status
+    from bench.metrics.factory import weights_status
 
-    rows = [("metric", "better", "domains", "backend", "weights")]
-    for name in METRICS.names():
-        cls = METRICS.get(name)
-        direction = "higher" if cls.higher_is_better else "lower"
-        domains = ",".join(cls.domains) if cls.domains else "all"
+    rows = [("metric", "label", "better", "tasks", "domains", "backend", "weights")]
+    references = []
+    for name in METRICS.ordered():
+        info = METRICS.get(name).info
+        label = info.label + (f" ({info.unit})" if info.unit else "")
+        shown = (name, label, info.direction, _tasks(info), ",".join(info.domains) if info.domains else "all")
+        references.append(f"  {name}: {info.reference or '-'}")
         status = weights_status(name, args.weights_dir)
-        if not status:
-            rows.append((name, direction, domains, "-", "none needed"))
+        if not info.backends:
+            rows.append((*shown, "-", "none needed"))
             continue
-        shown = (name, direction, domains)
-        for backend, files in status.items():
-            where = [d + (" default" if names[0] == backend else "")
-                     for d, names in DOMAIN_BACKENDS.get(name, {}).items() if backend in names]
-            label = backend + (f" ({', '.join(where)})" if where else "")
-            missing = [filename for filename, path in files if path is None]
-            rows.append((*shown, label, "MISSING " + ", ".join(missing) if missing else "present"))
-            shown = ("", "", "")
+        for backend in info.backends:
+            defaults = [d for d in (backend.domains or ("all",))
+                        if info.default_backend(None if d == "all" else d) is backend]
+            text = backend.name + (f" (default: {', '.join(defaults)})" if defaults and len(info.backends) > 1 else "")
+            missing = [filename for filename, path in status.get(backend.name, []) if path is None]
+            weights = "MISSING " + ", ".join(missing) if missing else ("present" if backend.weights else "none needed")
+            rows.append((*shown, text, weights))
+            shown = ("",) * len(shown)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print("\nreference implementations:\n" + "\n".join(references))
     print("\nweights are looked up in --weights-dir, the torch hub cache, ~/.insightface/models and the "
           "face_recognition_models package; pass --weights-dir to check another folder")
     return 0
