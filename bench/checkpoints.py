@@ -20,11 +20,13 @@ checkpoint never runs code from the file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pickle
 import random
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -113,30 +115,75 @@ def save_checkpoint(path: str | Path, **fields: Any) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, trusted: bool = False) -> dict[str, Any]:
-    """Read a motionbench checkpoint on the CPU.
+class CheckpointError(UserError):
+    """A checkpoint file (ours or official) cannot be read or does not match what it should hold."""
 
-    With ``trusted=False`` (default) only tensors and plain containers are unpickled. A missing,
-    unreadable or foreign file raises :class:`UserError` naming it.
+
+@dataclass
+class CheckpointFile:
+    """A checkpoint read once: its contents (on the CPU), the file's SHA-256 and its path."""
+
+    path: Path
+    data: dict[str, Any]
+    sha256: str
+
+    @property
+    def is_motionbench(self) -> bool:
+        return self.data.get("format") == FORMAT
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def read_checkpoint(path: str | Path, trusted: bool = False) -> CheckpointFile:
+    """Read any checkpoint file (ours or an official one) once: bytes, hash, then unpickle on the CPU.
+
+    With ``trusted=False`` (default) only tensors and plain containers are unpickled
+    (``torch.load(weights_only=True)``). A missing, unreadable or non-dict file raises
+    :class:`CheckpointError` naming it.
     """
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
+        raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=not trusted)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot read checkpoint {path}: {reason[:200]}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UserError(f"{path} is not a motionbench checkpoint (no format='{FORMAT}' field)")
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}") from None
+    try:
+        data = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=not trusted)
+    except pickle.UnpicklingError as exc:
+        if trusted or "Unsupported global" not in str(exc):
+            raise CheckpointError(f"cannot read checkpoint {path}: not a PyTorch checkpoint or corrupt") from None
+        raise CheckpointError(f"checkpoint {path} holds objects other than tensors and needs a full pickle load, "
+                              "which can run code: pass --trusted (trusted=True) only if you trust the file") from None
+    except (zipfile.BadZipFile, EOFError, RuntimeError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}") from None
+    if not isinstance(data, Mapping):
+        raise CheckpointError(f"checkpoint {path} holds a {type(data).__name__}, expected a dict")
+    return CheckpointFile(path, dict(data), hashlib.sha256(blob).hexdigest())
+
+
+def ours(checkpoint: CheckpointFile) -> dict[str, Any]:
+    """The contents of a motionbench checkpoint, validated (format, version, required fields)."""
+    data, path = checkpoint.data, checkpoint.path
+    if not checkpoint.is_motionbench:
+        raise CheckpointError(f"{path} is not a motionbench checkpoint (no format='{FORMAT}' field); "
+                              "for an official checkpoint pass --official")
     version = data.get("version")
     if not isinstance(version, int) or version > CHECKPOINT_VERSION:
-        raise UserError(f"checkpoint {path} has format version {version!r}; this motionbench reads "
-                        f"up to {CHECKPOINT_VERSION} (upgrade motionbench)")
+        raise CheckpointError(f"checkpoint {path} has format version {version!r}; this motionbench reads "
+                              f"up to {CHECKPOINT_VERSION} (upgrade motionbench)")
     missing = [name for name in REQUIRED_FIELDS if name not in data]
     if missing:
-        raise UserError(f"checkpoint {path} lacks field(s): {', '.join(missing)}")
+        raise CheckpointError(f"checkpoint {path} lacks field(s): {', '.join(missing)}")
     return data
+
+
+def load_checkpoint(path: str | Path, trusted: bool = False) -> dict[str, Any]:
+    """Read and validate a motionbench checkpoint (see :func:`read_checkpoint`)."""
+    return ours(read_checkpoint(path, trusted))
 
 
 def check_compatible(meta: Mapping[str, Any], expected_method: str | None = None,
@@ -145,35 +192,44 @@ def check_compatible(meta: Mapping[str, Any], expected_method: str | None = None
     method, digest = meta["method"], meta.get("config_hash") or config_hash(meta["config"])
     label = f"checkpoint {where} " if where else "checkpoint "
     if expected_method is not None and method != expected_method:
-        raise UserError(f"{label}is for method '{method}' (config {short_hash(digest)}), not '{expected_method}'")
+        raise CheckpointError(f"{label}is for method '{method}' (config {short_hash(digest)}), not '{expected_method}'")
     if expected_config_hash is not None and digest != expected_config_hash:
-        raise UserError(f"{label}is for method '{method}' with config {short_hash(digest)}, not the requested "
+        raise CheckpointError(f"{label}is for method '{method}' with config {short_hash(digest)}, not the requested "
                         f"config {short_hash(expected_config_hash)}")
 
 
-def load_method(path: str | Path, expected_method: str | None = None,
-                expected_config_hash: str | None = None, trusted: bool = False) -> tuple[Any, dict[str, Any]]:
-    """Build the method a checkpoint was trained as and load its weights (on the CPU, eval mode).
-
-    Returns ``(method, meta)`` where ``meta`` is the checkpoint dict without the large states.
-    """
+def method_from(data: Mapping[str, Any], where: str | Path = "") -> Any:
+    """Build the method a (validated) motionbench checkpoint was trained as and load its weights
+    (on the CPU, eval mode)."""
     from bench.methods import build_method
 
-    data = load_checkpoint(path, trusted=trusted)
-    check_compatible(data, expected_method, expected_config_hash, where=path)
     method = build_method(data["method"], data["config"])
     try:
         result = method.load_state_dict(data["model"], strict=False)
     except RuntimeError as exc:  # tensor shapes differ
         detail = str(exc).strip().splitlines()[-1].strip()
-        raise UserError(f"checkpoint {path} does not match method '{data['method']}': {detail[:200]}") from None
+        raise CheckpointError(f"checkpoint {where} does not match method '{data['method']}': {detail[:200]}") from None
     if result.missing_keys or result.unexpected_keys:
         problems = []
         if result.missing_keys:
             problems.append(f"{len(result.missing_keys)} missing key(s) e.g. '{result.missing_keys[0]}'")
         if result.unexpected_keys:
             problems.append(f"{len(result.unexpected_keys)} unexpected key(s) e.g. '{result.unexpected_keys[0]}'")
-        raise UserError(f"checkpoint {path} does not match method '{data['method']}': {'; '.join(problems)}")
-    method.eval()
-    meta = {k: v for k, v in data.items() if k not in ("model", "optimizer", "scheduler", "scaler", "rng")}
-    return method, meta
+        raise CheckpointError(f"checkpoint {where} does not match method '{data['method']}': {'; '.join(problems)}")
+    return method.eval()
+
+
+def load_method(path: str | Path, expected_method: str | None = None,
+                expected_config_hash: str | None = None, trusted: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Build the method a checkpoint file was trained as and load its weights (on the CPU, eval mode).
+
+    Returns ``(method, meta)`` where ``meta`` is the checkpoint dict without the large states.
+    """
+    data = load_checkpoint(path, trusted=trusted)
+    check_compatible(data, expected_method, expected_config_hash, where=path)
+    return method_from(data, path), meta_of(data)
+
+
+def meta_of(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint dict without its large states (weights, optimiser, RNG)."""
+    return {k: v for k, v in data.items() if k not in ("model", "optimizer", "scheduler", "scaler", "rng")}

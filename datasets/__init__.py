@@ -14,7 +14,17 @@ from bench.datasets.synthetic import SYNTHETIC, ensure_synthetic
 from bench.errors import DataError
 from bench.registry import Registry
 
-DATASETS: Registry = Registry("dataset", "motionbench.datasets")
+def _dataset_spec(name: str, obj: object) -> DatasetSpec:
+    """A registered dataset is a :class:`DatasetSpec` named ``name`` (or a callable returning one)."""
+    spec = obj if isinstance(obj, DatasetSpec) else obj() if callable(obj) else None
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError(f"dataset '{name}' must be a DatasetSpec or return one, got {obj!r}")
+    if spec.name != name:
+        raise ValueError(f"dataset registered as '{name}' declares name '{spec.name}'")
+    return spec
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset", "motionbench.datasets", adapt=_dataset_spec)
 
 for _spec in (*PAPER_DATASETS, SYNTHETIC):
     DATASETS.register(_spec.name, _spec)
@@ -22,11 +32,7 @@ for _spec in (*PAPER_DATASETS, SYNTHETIC):
 
 def get_dataset(name: str) -> DatasetSpec:
     """The spec registered as ``name``; an unknown name raises ``UserError`` listing the choices."""
-    item = DATASETS.get(name)
-    spec = item if isinstance(item, DatasetSpec) else item()
-    if not isinstance(spec, DatasetSpec):
-        raise DataError(f"dataset plugin '{name}' does not provide a DatasetSpec")
-    return spec
+    return DATASETS.get(name)
 
 
 def resolve_root(spec: DatasetSpec, root: str | Path | None = None) -> Path:

@@ -46,17 +46,14 @@ IDENTITY_RULE_HELP: dict[str, str] = {
     "stem": "each video is its own identity (name without extension)",
 }
 
-DOMAIN_BACKENDS: dict[str, str | None] = {"face": "face", "body": "body", "robot": None, "cartoon": None, "synthetic": None}
-
-
 @dataclass(frozen=True)
 class DatasetSpec:
     """Static description of one benchmark in FOMM layout ``<root>/{train,test}/<video>``.
 
     ``frame_size`` is (height, width); ``test_count``/``train_count`` are the paper's split
     sizes (None when unknown); ``min_frames`` is the shortest usable video (source frame plus
-    the paper's three reference frames); ``keypoint_backend``/``identity_backend`` name the
-    AKD/CSIM detector family (``'face'``, ``'body'`` or None where the paper reports N/A).
+    the paper's three reference frames); ``domain`` decides which metrics apply (each metric
+    declares its domains and backends).
     """
 
     name: str
@@ -66,8 +63,6 @@ class DatasetSpec:
     test_count: int | None
     train_count: int | None
     identity_rule: str
-    keypoint_backend: str | None
-    identity_backend: str | None
     min_frames: int
     default_root: str
 
@@ -82,10 +77,8 @@ class DatasetSpec:
 
 
 def _paper(name: str, title: str, domain: str, test: int, train: int, rule: str) -> DatasetSpec:
-    backend = DOMAIN_BACKENDS[domain]
     return DatasetSpec(name=name, title=title, domain=domain, frame_size=(256, 256), test_count=test,
-                       train_count=train, identity_rule=rule, keypoint_backend=backend,
-                       identity_backend=backend, min_frames=4, default_root=f"data/{name}")
+                       train_count=train, identity_rule=rule, min_frames=4, default_root=f"data/{name}")
 
 
 PAPER_DATASETS: tuple[DatasetSpec, ...] = (

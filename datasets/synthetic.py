@@ -53,8 +53,8 @@ class SyntheticParams:
 SYNTHETIC = DatasetSpec(
     name="synthetic", title="Synthetic articulated figures", domain="synthetic",
     frame_size=(SyntheticParams.size, SyntheticParams.size), test_count=SyntheticParams.test_videos,
-    train_count=SyntheticParams.train_videos, identity_rule="before-hash", keypoint_backend=None,
-    identity_backend=None, min_frames=4, default_root="(generated in the cache)",
+    train_count=SyntheticParams.train_videos, identity_rule="before-hash",
+    min_frames=4, default_root="(generated in the cache)",
 )
 
 

@@ -1,35 +1,80 @@
-"""Method registry: FOMM, MRAA, SADM and the copy-source baseline.
+"""Method registry: copy-source, FOMM, MRAA, SADM.
 
-A factory takes the method's ``model_params`` mapping and returns a
-:class:`bench.methods.base.Method`. Outside packages register factories in the
-``motionbench.methods`` entry-point group.
+Each method is registered with its facts (:class:`MethodSpec`: label, one-line description,
+whether official checkpoints of it load) and a factory taking the method's ``model_params``
+mapping and returning a :class:`bench.methods.base.Method`. Outside packages register a
+``MethodSpec`` (or a bare factory) in the ``motionbench.methods`` entry-point group.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from bench.methods.base import Method
-from bench.methods.copy_source import build_copy_source
-from bench.methods.fomm import build_fomm
-from bench.methods.mraa import build_mraa
-from bench.methods.official import from_official
-from bench.methods.sadm import build_sadm
 from bench.registry import Registry
 
 MethodFactory = Callable[[Mapping[str, Any] | None], Method]
 
-METHODS: Registry[MethodFactory] = Registry("method", "motionbench.methods")
-METHODS.register("copy-source", build_copy_source)
-METHODS.register("fomm", build_fomm)
-METHODS.register("mraa", build_mraa)
-METHODS.register("sadm", build_sadm)
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """The facts of one method, declared once at registration.
+
+    ``official``: its ``networks()`` carry the official sub-network names, so the published
+    checkpoints load (``bench run --official``, :func:`from_official`).
+    """
+
+    name: str
+    factory: MethodFactory
+    label: str = ""
+    description: str = ""
+    official: bool = False
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+
+def _method_spec(name: str, obj: Any) -> MethodSpec:
+    """A registered method is a :class:`MethodSpec` of that name, or a bare factory (label = name)."""
+    if isinstance(obj, MethodSpec):
+        if obj.name != name:
+            raise ValueError(f"method registered as '{name}' declares name '{obj.name}'")
+        return obj
+    if callable(obj):
+        return MethodSpec(name, obj)
+    raise TypeError(f"method '{name}' must be a MethodSpec or a factory, got {obj!r}")
+
+
+METHODS: Registry[MethodSpec] = Registry("method", "motionbench.methods", adapt=_method_spec)
+
+
+def _register_builtin() -> None:
+    from bench.methods.copy_source import build_copy_source
+    from bench.methods.fomm import build_fomm
+    from bench.methods.mraa import build_mraa
+    from bench.methods.sadm import build_sadm
+
+    for spec in (
+        MethodSpec("copy-source", build_copy_source, "Copy source", "the source image repeated (sanity baseline)"),
+        MethodSpec("fomm", build_fomm, "FOMM", "First Order Motion Model (Siarohin et al. 2019)", official=True),
+        MethodSpec("mraa", build_mraa, "MRAA", "Motion Representations for Articulated Animation (Siarohin et al. "
+                   "2021)", official=True),
+        MethodSpec("sadm", build_sadm, "SADM", "Self-appearance-aided Differential Evolution for Motion Transfer"),
+    ):
+        METHODS.register(spec.name, spec)
+
+
+_register_builtin()
 
 
 def build_method(name: str, config: Mapping[str, Any] | None = None) -> Method:
     """Instantiate the registered method ``name`` from its model config."""
-    method = METHODS.get(name)(config)
+    method = METHODS.get(name).factory(config)
     method.name = name
     return method
 
 
-__all__ = ["METHODS", "Method", "build_method", "from_official"]
+from bench.methods.official import from_official  # noqa: E402
+
+__all__ = ["METHODS", "Method", "MethodSpec", "build_method", "from_official"]

@@ -1,7 +1,7 @@
 """The interface every animation method implements."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
 
 import torch
 from torch import nn
@@ -39,5 +39,3 @@ class Method(nn.Module):
         return any(p.requires_grad for p in self.parameters())
 
 
-def method_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    return dict(config or {})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from bench.datasets import get_dataset, resolve_root
 from bench.datasets.sampling import reference_indices
 from bench.datasets.video_io import list_videos, read_video
+from bench.errors import UserError
 from bench.runner import RunSettings, run
 
 SYNTHETIC = get_dataset("synthetic")
@@ -58,6 +60,11 @@ def summary(out: Path) -> dict:
     return json.loads((Path(out) / "summary.json").read_text())
 
 
+def numbers(out: Path) -> dict:
+    """The summary without its ``run`` record (settings such as ``out`` or the process count differ)."""
+    return {k: v for k, v in summary(out).items() if k != "run"}
+
+
 class CheapInception(torch.nn.Module):
     """Stand-in for pytorch-fid's InceptionV3 in plumbing tests: a fixed random 64-d pooled
     projection (the FID maths, states, merging and caching run for real). Counts frames seen."""
@@ -81,3 +88,53 @@ def use_cheap_inception(monkeypatch) -> CheapInception:
     net = CheapInception()
     monkeypatch.setattr(fid, "build_inception", lambda *args, **kwargs: net)
     return net
+
+
+# --- the learning check: reconstruction L1 of a trained checkpoint against copy-source (bench run's numbers)
+
+COPY_SOURCE = "copy-source"
+
+
+@dataclass(frozen=True)
+class LearningCheck:
+    """Reconstruction L1 of the trained method and of copy-source on the same test videos."""
+
+    method: str
+    l1: float
+    copy_source_l1: float
+
+    @property
+    def ratio(self) -> float:
+        return self.l1 / self.copy_source_l1
+
+    def passed(self, margin: float = 0.9) -> bool:
+        """Whether the method beats copy-source clearly (its L1 below ``margin`` x the baseline's)."""
+        return self.l1 < margin * self.copy_source_l1
+
+
+def reconstruction_l1(method: str, dataset: str, checkpoint: str | Path | None = None, root: str | Path | None = None,
+                      device: str | None = None, max_videos: int | None = None, out: str | Path | None = None) -> float:
+    """Mean per-video L1 of the reconstruction protocol on the test split (not tracked in MLflow)."""
+    from bench.runner import RunSettings, run
+
+    settings = RunSettings(method=method, dataset=dataset, root=None if root is None else str(root),
+                           checkpoint=None if checkpoint is None else str(checkpoint), task="reconstruction",
+                           metrics=["l1"], best_of_refs=False, device=device, max_videos=max_videos,
+                           out=None if out is None else str(out), track=False)
+    (report,) = run(settings)
+    result = report.results.get("l1")
+    if result is None or not result.available:
+        reason = report.skipped.get("l1") or (result.na_reason if result else "not computed")
+        raise UserError(f"reconstruction L1 of {method} on {dataset} is not available: {reason}")
+    return float(result.value)
+
+
+def learning_check(method: str, checkpoint: str | Path, dataset: str = "synthetic", root: str | Path | None = None,
+                   device: str | None = None, max_videos: int | None = None,
+                   out: str | Path | None = None) -> LearningCheck:
+    """L1 of ``checkpoint`` and of copy-source on ``dataset``'s test split (results under ``out``
+    when given, else the runner's default folders)."""
+    folder = (lambda name: None) if out is None else (lambda name: Path(out) / name)
+    trained = reconstruction_l1(method, dataset, checkpoint, root, device, max_videos, folder(method))
+    baseline = reconstruction_l1(COPY_SOURCE, dataset, None, root, device, max_videos, folder(COPY_SOURCE))
+    return LearningCheck(method, trained, baseline)

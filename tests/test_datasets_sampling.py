@@ -25,8 +25,7 @@ def test_paper_metadata():
         "bair": 42880, "mgif": 900}
     for spec in PAPER_DATASETS:
         assert spec.frame_size == (256, 256)
-        no_backend = spec.domain in ("robot", "cartoon")
-        assert (spec.keypoint_backend is None) == no_backend and (spec.identity_backend is None) == no_backend
+        assert spec.domain in ("face", "body", "robot", "cartoon")
     assert set(DATASETS.names()) >= {s.name for s in PAPER_DATASETS} | {"synthetic"}
     with pytest.raises(UserError, match="unknown dataset 'nope'"):
         get_dataset("nope")

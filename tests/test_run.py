@@ -15,15 +15,16 @@ from bench.cli import main
 from bench.datasets import DATASETS
 from bench.datasets.spec import DatasetSpec
 from bench.datasets.video_io import list_videos
-from bench.methods import METHODS, build_method
+from bench.methods import METHODS, MethodSpec, build_method
 from bench.methods.base import Method
 from bench.methods.official import from_official
+from bench.metrics import metric_info
 from bench.metrics.base import Metric
 from bench.runner import RunSettings, run
 from bench.runner.evaluate import ItemEvaluator
 from bench.runner.items import animation_items, load_item
-from bench.runner.loading import file_sha256
-from tests.run_support import copy_source_l1, frames01, run_quick, summary, synthetic_videos, use_cheap_inception
+from bench.runner.plan import file_sha256
+from tests.run_support import copy_source_l1, frames01, numbers, run_quick, summary, synthetic_videos, use_cheap_inception
 from tests.tiny_method import NAME as TINY, build_tiny
 
 
@@ -78,12 +79,12 @@ def test_psnr_and_per_video_values_follow_the_frame_then_video_mean(tmp_path):
 class _Recorder(Metric):
     """Stand-in metric that keeps what it was given."""
 
-    def __init__(self) -> None:
-        super().__init__("cpu")
-        self.calls: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    def __init__(self, target: str) -> None:
+        super().__init__("cpu", target)
+        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
 
-    def update(self, generated, real, video="", source=None):
-        self.calls.append((generated, real, source))
+    def update(self, generated, target, video=""):
+        self.calls.append((generated, target))
 
     def reset(self):
         self.calls = []
@@ -95,25 +96,27 @@ class _Recorder(Metric):
 def test_animation_targets_fid_and_csim_at_the_source_and_akd_at_the_driving_frames():
     video_a, video_b = synthetic_videos(2)
     loaded = load_item(animation_items([(video_a, video_b)])[0], (64, 64), num_refs=1, seed=0)
-    metrics = {"fid": _Recorder(), "csim": _Recorder(), "akd": _Recorder()}
+    # each metric's target is what it declares for the animation task
+    metrics = {name: _Recorder(metric_info(name).target("animation")) for name in ("fid", "csim", "akd")}
+    assert [m.target for m in metrics.values()] == ["source", "source", "driving"]
     evaluator = ItemEvaluator(build_method("copy-source"), metrics, "animation", torch.device("cpu"), batch_size=5)
     evaluator.run(loaded, loaded.source, None)
-    driving = torch.cat([real for _, real, _ in metrics["akd"].calls])
+    driving = torch.cat([target for _, target in metrics["akd"].calls])
     assert torch.equal(driving, loaded.driving)
     for name in ("fid", "csim"):
-        for generated, real, source in metrics[name].calls:
-            assert torch.equal(real, loaded.source.expand_as(generated)) and torch.equal(source, loaded.source)
+        for generated, target in metrics[name].calls:
+            assert torch.equal(target, loaded.source.expand_as(generated))
     # a best-of candidate changes the method's input, never the target
     evaluator.run(loaded, loaded.refs[:1], None)
-    generated, real, _ = metrics["fid"].calls[0]
-    assert torch.equal(generated[0], loaded.refs[0]) and torch.equal(real[0], loaded.source[0])
+    generated, target = metrics["fid"].calls[0]
+    assert torch.equal(generated[0], loaded.refs[0]) and torch.equal(target[0], loaded.source[0])
 
 
 def test_seeded_runs_repeat_exactly(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     run_quick(first, refs=2, seed=7)
     run_quick(second, refs=2, seed=7)
-    assert summary(first) == summary(second)
+    assert numbers(first) == numbers(second)
     assert (first / "per_video.csv").read_text() == (second / "per_video.csv").read_text()
 
 
@@ -129,7 +132,8 @@ class _NaNOnOne(Method):
 
 
 def test_nan_output_is_reported_by_name_and_never_averaged(tmp_path, monkeypatch):
-    monkeypatch.setitem(METHODS._items, "nan-on-one", lambda config=None: _NaNOnOne())  # this test only
+    monkeypatch.setitem(METHODS._items, "nan-on-one",  # this test only
+                        MethodSpec("nan-on-one", lambda config=None: _NaNOnOne()))
     videos = synthetic_videos(3)
     from bench.datasets.video_io import read_frames, to_tensor
     monkeypatch.setattr(_NaNOnOne, "poison", to_tensor(read_frames(videos[1].path, [0], (64, 64)))[0])
@@ -214,8 +218,7 @@ def real_face(shared_dir, monkeypatch):
     """The real talking-head clips of ../shared as a dataset at 64x64, registered for one test only."""
     name = "real-face-test"
     spec = DatasetSpec(name=name, title="real face clips", domain="face", frame_size=(64, 64), test_count=None,
-                       train_count=None, identity_rule="before-hash", keypoint_backend="face", identity_backend="face",
-                       min_frames=4, default_root=str(shared_dir / "data/real/face"))
+                       train_count=None, identity_rule="before-hash", min_frames=4, default_root=str(shared_dir / "data/real/face"))
     monkeypatch.setitem(DATASETS._items, name, spec)
     return name, shared_dir / "data/real/face"
 
@@ -263,7 +266,7 @@ def test_official_fomm_checkpoint(tmp_path, shared_dir):
     torch.save({**fixture["state_dict"], "epoch": 99}, checkpoint)
     (tmp_path / "fomm.yaml").write_text(yaml.safe_dump({"model_params": fixture["model_params"]}))
     out = tmp_path / "out"
-    assert main(["run", "--method", "fomm", "--official", "fomm", "--checkpoint", str(checkpoint), "--config",
+    assert main(["run", "--method", "fomm", "--official", "--checkpoint", str(checkpoint), "--config",
                  str(tmp_path / "fomm.yaml"), "--dataset", "synthetic", "--task", "reconstruction", "--max-videos",
                  "1", "--refs", "0", "--metrics", "l1", "--no-track", "--out", str(out)]) == 0
     model = from_official("fomm", fixture["model_params"], fixture["state_dict"])
@@ -273,6 +276,17 @@ def test_official_fomm_checkpoint(tmp_path, shared_dir):
         generated = model.generate(frames[:1].expand_as(frames), frames).clamp(0, 1)
     expected = float((generated - frames).abs().flatten(1).mean(1).mean())
     assert summary(out)["means"]["l1"] == pytest.approx(expected, abs=1e-5)
+    assert summary(out)["run"]["checkpoint_sha256"] == file_sha256(checkpoint)
+
+
+def test_official_flag_is_checked_against_the_method_and_the_file(tmp_path, capsys):
+    ours = tmp_path / "ours.pt"
+    save_checkpoint(ours, method=TINY, config={"channels": 4}, model=build_tiny({"channels": 4}).state_dict())
+    common = ["--dataset", "synthetic", "--task", "reconstruction", "--no-track", "--out", str(tmp_path / "o")]
+    assert main(["run", "--method", "copy-source", "--official", "--checkpoint", str(ours), *common]) == 2
+    assert "has no official checkpoint format (methods with one: fomm, mraa" in capsys.readouterr().err
+    assert main(["run", "--method", "fomm", "--official", "--checkpoint", str(ours), *common]) == 2
+    assert "is a motionbench checkpoint, not an official one: drop --official" in capsys.readouterr().err
 
 
 def test_config_a_method_rejects_is_a_user_error(capsys):

@@ -10,7 +10,7 @@ import torch
 
 from bench import tracking
 from bench.cli import main
-from tests.run_support import summary
+from tests.run_support import numbers
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def test_two_process_gloo_run_equals_single_process(tmp_path):
         torch.set_num_threads(threads)
     dist = _torchrun([*common, "--variant", "two-procs", "--out", str(tmp_path / "dist")])
     assert dist.returncode == 0, dist.stderr[-2000:]
-    assert summary(tmp_path / "dist") == summary(tmp_path / "single")
+    assert numbers(tmp_path / "dist") == numbers(tmp_path / "single")
     assert (tmp_path / "dist" / "per_video.csv").read_text() == (tmp_path / "single" / "per_video.csv").read_text()
     # both ranks computed a share (5 videos: 3 + 2), and only rank 0 logged one MLflow run
     assert len(list((tmp_path / "dist" / "state").glob("*.pt"))) == 5

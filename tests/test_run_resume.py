@@ -8,7 +8,7 @@ import torch
 from bench.errors import UserError
 from bench.runner.evaluate import ItemEvaluator
 from bench.runner.store import ResultStore, decode, encode, file_name
-from tests.run_support import run_quick, summary
+from tests.run_support import numbers, run_quick
 
 
 class _Killed(RuntimeError):
@@ -37,7 +37,7 @@ def test_killed_run_resumes_to_identical_numbers(tmp_path, monkeypatch):
     monkeypatch.setattr(ItemEvaluator, "evaluate", real_evaluate)
     (report,) = run_quick(tmp_path / "resumed", **options)
     assert report.computed == 3 and report.items == 5
-    assert summary(tmp_path / "resumed") == summary(tmp_path / "whole")
+    assert numbers(tmp_path / "resumed") == numbers(tmp_path / "whole")
     assert (tmp_path / "resumed" / "per_video.csv").read_text() == (tmp_path / "whole" / "per_video.csv").read_text()
 
     (again,) = run_quick(tmp_path / "resumed", **options)  # everything saved: nothing recomputed

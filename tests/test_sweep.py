@@ -11,7 +11,8 @@ from bench.config import apply_overrides, config_path, load_yaml
 from bench.errors import ConfigError
 from bench.methods.sadm.config import parse_config
 from bench.runner.evaluate import ItemEvaluator
-from bench.runner.sweep import command_line, load_sweep
+from bench.runner.settings import command_line
+from bench.runner.sweep import load_sweep
 
 TINY_SWEEP = """
 name: tiny

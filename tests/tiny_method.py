@@ -56,8 +56,7 @@ def register() -> str:
     if DATASET not in DATASETS:
         DATASETS.register(DATASET, DatasetSpec(
             name=DATASET, title="tiny test set", domain="synthetic", frame_size=(32, 32), test_count=2,
-            train_count=4, identity_rule="before-hash", keypoint_backend=None, identity_backend=None,
-            min_frames=4, default_root="(tests only)"))
+            train_count=4, identity_rule="before-hash", min_frames=4, default_root="(tests only)"))
     return NAME
 
 

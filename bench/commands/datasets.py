@@ -12,14 +12,14 @@ from bench.errors import UserError
 
 
 def _list(args: argparse.Namespace) -> int:
-    header = ("name", "title", "domain", "size", "test", "train", "identity rule", "keypoints", "identity")
+    header = ("name", "title", "domain", "size", "test", "train", "identity rule")
     rows = [header]
     for name in DATASETS.names():
         spec = get_dataset(name)
         rows.append((spec.name, spec.title, spec.domain, f"{spec.frame_size[1]}x{spec.frame_size[0]}",
                      str(spec.test_count if spec.test_count is not None else "-"),
                      str(spec.train_count if spec.train_count is not None else "-"),
-                     spec.identity_rule, spec.keypoint_backend or "-", spec.identity_backend or "-"))
+                     spec.identity_rule))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -19,9 +19,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from bench import tracking
     from bench.errors import UserError
-    from bench.runner import run
     from bench.distributed import gather_objects, init_distributed, shutdown
-    from bench.runner.sweep import command_line, job_status, load_sweep
+    from bench.runner import execute, plan_run
+    from bench.runner.settings import command_line
+    from bench.runner.sweep import job_status, load_sweep
 
     jobs = load_sweep(args.file)
     tracking.ensure_reachable()
@@ -48,7 +49,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             say(f"{head}: running -> {job.settings.out}")
             settings = dataclasses.replace(job.settings, device=args.device or job.settings.device)
             try:
-                run(settings)
+                execute(plan_run(settings, ctx=ctx))
                 counts["ran"] += 1
             except UserError as exc:
                 failures.append(f"{job.label}: {exc}")

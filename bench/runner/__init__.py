@@ -1,9 +1,11 @@
 """The evaluation runner behind ``bench run`` and ``bench sweep``: the paper's protocols,
-per-video resumable results, torchrun sharding and MLflow logging."""
+a run planned once (``plan``), executed with per-video resumable results, torchrun sharding
+and MLflow logging (``engine``)."""
 from __future__ import annotations
 
-from bench.runner.engine import TaskReport, run, task_run_key
-from bench.runner.loading import plan_method
-from bench.runner.settings import TASK_METRICS, TASKS, RunSettings
+from bench.runner.engine import TaskReport, execute, run
+from bench.runner.plan import RunPlan, plan_keys, plan_run
+from bench.runner.protocol import PROTOCOL, TASKS
+from bench.runner.settings import RunSettings
 
-__all__ = ["RunSettings", "TASKS", "TASK_METRICS", "TaskReport", "plan_method", "run", "task_run_key"]
+__all__ = ["PROTOCOL", "RunPlan", "RunSettings", "TASKS", "TaskReport", "execute", "plan_keys", "plan_run", "run"]

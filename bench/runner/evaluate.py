@@ -24,10 +24,7 @@ import torch
 from bench.methods.base import Method
 from bench.metrics.base import Metric
 from bench.runner.items import LoadedItem
-from bench.runner.settings import SELECTION_METRIC
-
-#: animation metrics measured against the source image rather than the driving frames
-SOURCE_TARGET_METRICS = ("fid", "csim", "aed")
+from bench.runner.protocol import PROTOCOL
 
 
 @dataclass
@@ -65,8 +62,10 @@ class ItemEvaluator:
         self.batch_size = batch_size
         self.timer = timer or Timer()
 
-    def _targets(self, name: str, source: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
-        if self.task == "animation" and name in SOURCE_TARGET_METRICS:
+    @staticmethod
+    def _target(metric: Metric, source: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
+        """What ``metric`` compares against (its declared target): the driving frames or the source image."""
+        if metric.target == "source":
             return source.expand(len(driving), -1, -1, -1)
         return driving
 
@@ -104,8 +103,8 @@ class ItemEvaluator:
                 outcome.nonfinite = f"non-finite output (NaN/Inf) at frame {start + int(bad.nonzero()[0])}"
                 return outcome
             generated = generated.clamp(0.0, 1.0)
-            for metric_name, metric in self.metrics.items():
-                metric.update(generated, self._targets(metric_name, target_source, batch), video=name, source=target_source)
+            for metric in self.metrics.values():
+                metric.update(generated, self._target(metric, target_source, batch), video=name)
             self.timer.metrics += self.timer.clock(self.device) - t1
             self.timer.frames += len(batch)
             if keep_frames:
@@ -115,7 +114,7 @@ class ItemEvaluator:
 
     def selection_score(self) -> float | None:
         """The item's score under the selection metric (from the metrics' current state)."""
-        metric = self.metrics.get(SELECTION_METRIC[self.task])
+        metric = self.metrics.get(PROTOCOL[self.task].selection)
         if metric is None:
             return None
         value = metric.compute().value

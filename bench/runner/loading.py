@@ -1,26 +1,26 @@
-"""The method a run evaluates: from our checkpoint, an official FOMM/MRAA one, or a fresh config.
+"""The method a run evaluates: from our checkpoint, an official one, or a fresh config.
 
 Whatever the source, the run records the method's model config and its hash, the checkpoint
 file's SHA-256 and the dataset the weights were trained on (generality runs test on another).
+The checkpoint file is read once, here; the planned method is built from what was read.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from bench.checkpoints import config_hash, load_checkpoint, load_method
+from bench.checkpoints import CheckpointError, check_compatible, config_hash, method_from, ours, read_checkpoint
 from bench.config import apply_overrides, config_path, load_yaml
 from bench.errors import ConfigError, UserError
-from bench.methods import build_method
+from bench.methods import METHODS, build_method, from_official
 from bench.methods.base import Method
 from bench.runner.settings import RunSettings
 
 
 @dataclass
 class MethodPlan:
-    """Everything about the method that identifies a run, resolved without building networks."""
+    """Everything about the method that identifies a run, plus the checkpoint contents read once."""
 
     name: str
     config: dict[str, Any]
@@ -30,14 +30,14 @@ class MethodPlan:
     checkpoint_sha256: str | None
     train_dataset: str | None
     origin: str  # 'checkpoint', 'official' or 'config'
+    contents: Mapping[str, Any] | None = None
 
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    def record(self) -> dict[str, Any]:
+        """What the run's params record about the method."""
+        return {"config_hash": self.config_hash, "config_source": self.config_source, "config": self.config,
+                "origin": self.origin, "checkpoint": self.checkpoint or "none",
+                "checkpoint_sha256": self.checkpoint_sha256 or "none",
+                "train_dataset": self.train_dataset or "unknown"}
 
 
 def model_params(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,38 +65,41 @@ def _with_refs(config: dict[str, Any], refs: int | None) -> dict[str, Any]:
 
 
 def plan_method(settings: RunSettings) -> MethodPlan:
-    """Resolve config, hashes and training dataset of the method ``settings`` describe."""
-    sha = file_sha256(settings.checkpoint) if settings.checkpoint and Path(settings.checkpoint).is_file() else None
-    if settings.checkpoint and sha is None:
-        raise UserError(f"checkpoint not found: {settings.checkpoint}")
-    if settings.checkpoint and settings.official is None:
-        meta = load_checkpoint(settings.checkpoint)
-        if meta["method"] != settings.method:
-            raise UserError(f"checkpoint {settings.checkpoint} is for method '{meta['method']}', not '{settings.method}'")
+    """Resolve config, hashes and training dataset of the method ``settings`` describe (reads the
+    checkpoint file once)."""
+    spec = METHODS.get(settings.method)
+    if settings.official and not spec.official:
+        choices = ", ".join(n for n in METHODS.ordered() if METHODS.get(n).official)
+        raise UserError(f"--official: method '{settings.method}' has no official checkpoint format "
+                        f"(methods with one: {choices})")
+    read = read_checkpoint(settings.checkpoint, settings.trusted) if settings.checkpoint else None
+    if read is not None and not settings.official:
+        meta = ours(read)
+        check_compatible(meta, expected_method=settings.method, where=read.path)
         config = _with_refs(apply_overrides(meta["config"], settings.overrides), settings.refs)
         train = settings.train_dataset or meta.get("train_dataset")
         return MethodPlan(settings.method, config, config_hash(config), f"checkpoint {settings.checkpoint}",
-                          settings.checkpoint, sha, train, "checkpoint")
+                          settings.checkpoint, read.sha256, train, "checkpoint", meta)
+    if read is not None and read.is_motionbench:
+        raise CheckpointError(f"{read.path} is a motionbench checkpoint, not an official one: drop --official")
     source = _config_file(settings)
     if source is None and settings.official:
-        raise UserError(f"no config for method '{settings.official}' on dataset '{settings.dataset}': pass --config "
+        raise UserError(f"no config for method '{settings.method}' on dataset '{settings.dataset}': pass --config "
                         "with the official YAML (its model_params are used)")
     base = model_params(load_yaml(source)) if source is not None else {}
     config = _with_refs(apply_overrides(base, settings.overrides), settings.refs)
-    origin = "official" if settings.official else "config"
-    return MethodPlan(settings.method, config, config_hash(config), str(source or "defaults"), settings.checkpoint, sha,
-                      settings.train_dataset, origin)
+    return MethodPlan(settings.method, config, config_hash(config), str(source or "defaults"), settings.checkpoint,
+                      read.sha256 if read else None, settings.train_dataset,
+                      "official" if read is not None else "config", read.data if read else None)
 
 
-def build_planned(plan: MethodPlan, trusted: bool = False) -> Method:
-    """Build the planned method (weights loaded where a checkpoint is given), in eval mode."""
+def build_planned(plan: MethodPlan) -> Method:
+    """Build the planned method (weights from the checkpoint read by :func:`plan_method`), in eval mode."""
     if plan.origin == "official":
-        from bench.methods.official import from_official
-
-        return from_official(plan.name, plan.config, plan.checkpoint, trusted=trusted).eval()
+        return from_official(plan.name, plan.config, plan.contents).eval()
     if plan.origin == "checkpoint":
-        trained, meta = load_method(plan.checkpoint, expected_method=plan.name, trusted=trusted)
-        if config_hash(meta["config"]) == plan.config_hash:
+        trained = method_from(plan.contents, plan.checkpoint)
+        if config_hash(plan.contents["config"]) == plan.config_hash:
             return trained
         method = _build(plan)  # --set / --refs changed the config
         try:

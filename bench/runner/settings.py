@@ -1,57 +1,79 @@
-"""What one ``bench run`` evaluates: the settings dataclass and the protocols' metric sets."""
+"""What one ``bench run`` evaluates: the run-settings dataclass, declared once.
+
+Each field of :class:`RunSettings` carries its command-line flag and help in its metadata; the
+``bench run`` options, the keys a sweep file may set, the printed equivalent command and the
+settings record of ``summary.json`` are all derived from these declarations
+(:func:`add_arguments`, :data:`SWEEP_KEYS`, :func:`command_line`, :func:`settings_record`).
+"""
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import shlex
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.errors import UserError
+from bench.runner.protocol import TASKS
 
-TASKS = ("reconstruction", "animation")
-
-#: the paper's metrics per task (Section 4); FID is against the driving frames in
-#: reconstruction and against the source image in animation
-TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "reconstruction": ("l1", "lpips", "fid", "ms_ssim", "ssim", "psnr", "akd"),
-    "animation": ("fid", "csim", "akd"),
-}
-#: further metrics a task accepts through ``--metrics``
-OPTIONAL_METRICS: dict[str, tuple[str, ...]] = {"reconstruction": (), "animation": ("aed",)}
-#: metric that picks the best reference per video for one-shot methods (paper, Table 1)
-SELECTION_METRIC = {"reconstruction": "l1", "animation": "fid"}
 DEFAULT_REFS = 3
 DEFAULT_PAIRS = 200
-OFFICIAL = ("fomm", "mraa")
+
+
+def option(default: Any = None, *, flag: str | None = None, help: str = "", metavar: str | None = None,
+           sweep: str | None = "", choices: tuple[str, ...] | None = None, repeat: bool = False,
+           comma_list: bool = False, default_factory: Any = None) -> Any:
+    """A settings field with its command-line declaration.
+
+    ``flag``: the option (default ``--<field-name>`` with dashes; a ``--no-...`` flag for a
+    field that defaults to True); ``sweep``: its key in sweep files (default the field name,
+    None: not settable there); ``repeat``: the flag may be given several times (list field);
+    ``comma_list``: a list given as ``a,b,c``.
+    """
+    metadata = {"flag": flag, "help": help, "metavar": metavar, "sweep": sweep, "choices": choices,
+                "repeat": repeat, "comma_list": comma_list}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
 class RunSettings:
     """Options of ``bench run`` (see ``bench run --help``)."""
 
-    method: str
-    dataset: str
-    root: str | None = None
-    checkpoint: str | None = None
-    official: str | None = None
-    config: str | None = None
-    overrides: list[str] = field(default_factory=list)
-    task: str = "all"
-    refs: int | None = None
-    seed: int = 0
-    metrics: list[str] | None = None
-    strict: bool = False
-    out: str | None = None
-    save_videos: int = 0
-    variant: str = "default"
-    max_videos: int | None = None
-    pairs: str | None = None
-    num_pairs: int = DEFAULT_PAIRS
-    best_of_refs: bool = True
-    batch_size: int = 16
-    device: str | None = None
-    train_dataset: str | None = None
-    weights_dir: str | None = None
-    trusted: bool = False
-    track: bool = True
+    method: str = option(dataclasses.MISSING, help="registered method (bench methods list)", sweep=None)
+    dataset: str = option(dataclasses.MISSING, help="dataset name (bench datasets list)", sweep=None)
+    root: str | None = option(help="dataset root in FOMM layout (ROOT/test/<video>); synthetic is generated")
+    checkpoint: str | None = option(help="weights: a motionbench checkpoint, or an official one with --official")
+    official: bool = option(False, help="--checkpoint is an official checkpoint of --method (FOMM/MRAA/... "
+                                        "repositories' .pth.tar); its model_params come from --config or the preset")
+    trusted: bool = option(False, help="allow a full pickle load of the checkpoint (can run code: only for files "
+                                       "you trust)")
+    config: str | None = option(help="method YAML (its model_params); default configs/methods/<method>/<dataset>.yaml")
+    overrides: list[str] = option(flag="--set", metavar="KEY=VALUE", sweep="set", repeat=True, default_factory=list,
+                                  help="override a model_params value, e.g. --set num_kp=15 (repeatable)")
+    task: str = option("all", choices=(*TASKS, "all"), help="protocol task(s) to run")
+    refs: int | None = option(help="reference views N (default: the model's num_refs, else 3)")
+    seed: int = option(0, help="seed of reference frames and animation pairs")
+    metrics: list[str] | None = option(comma_list=True, help="comma-separated subset, e.g. l1,ssim,psnr "
+                                                             "(default: each task's default metrics)")
+    strict: bool = option(False, help="missing metric weights are fatal instead of N/A")
+    out: str | None = option(help="output folder (default runs/<dataset>/<method>-<variant>-<hash of the settings>)")
+    save_videos: int = option(0, metavar="K", help="write K side-by-side videos (source | driving | generated)")
+    variant: str = option("default", help="label of this configuration (ablation / sweep cell)")
+    max_videos: int | None = option(metavar="K", help="evaluate only the first K videos / pairs")
+    pairs: str | None = option(help="animation pairs CSV (FOMM format distance,source,driving,frame)")
+    num_pairs: int = option(DEFAULT_PAIRS, help=f"seeded animation pairs (default {DEFAULT_PAIRS})")
+    best_of_refs: bool = option(True, flag="--no-best-of-refs",
+                                help="skip the best-of-references runs of one-shot methods")
+    batch_size: int = option(16, help="frames per forward pass")
+    device: str | None = option(help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    train_dataset: str | None = option(help="dataset the weights were trained on (recorded; read from our "
+                                            "checkpoints)")
+    weights_dir: str | None = option(help="folder with metric backbone weights (else the standard caches)")
+    track: bool = option(True, flag="--no-track", sweep=None, help="do not log to MLflow")
 
     def tasks(self) -> list[str]:
         if self.task == "all":
@@ -63,37 +85,98 @@ class RunSettings:
     def task_dir(self, task: str) -> Path:
         """``OUT`` for a single task, ``OUT/<task>`` when both run (``out`` must be resolved)."""
         if self.out is None:
-            raise ValueError("RunSettings.out is not resolved (bench.runner.engine.default_out)")
+            raise ValueError("RunSettings.out is not resolved (the run plan sets it)")
         return Path(self.out) / task if self.task == "all" else Path(self.out)
-
-    def task_metrics(self, task: str) -> list[str]:
-        """The metrics of ``task``: the paper's set, or the requested ones that belong to it."""
-        if self.metrics is None:
-            return list(TASK_METRICS[task])
-        allowed = TASK_METRICS[task] + OPTIONAL_METRICS[task]
-        chosen = [m for m in self.metrics if m in allowed]
-        if self.task != "all":
-            foreign = [m for m in self.metrics if m not in allowed]
-            if foreign:
-                raise UserError(f"metric '{foreign[0]}' is not part of the {task} protocol "
-                                f"(choose from: {', '.join(allowed)})")
-        return chosen
 
     def validate(self) -> None:
         self.tasks()
-        if self.official is not None and self.official not in OFFICIAL:
-            raise UserError(f"--official must be one of: {', '.join(OFFICIAL)}")
-        if self.official is not None and self.checkpoint is None:
+        if self.official and self.checkpoint is None:
             raise UserError("--official needs --checkpoint (the official .pth.tar file)")
         for name, value in (("--refs", self.refs), ("--max-videos", self.max_videos)):
             if value is not None and value < 0:
                 raise UserError(f"{name} must be >= 0, got {value}")
         if self.batch_size < 1 or self.num_pairs < 1 or self.save_videos < 0:
             raise UserError("--batch-size and --num-pairs must be >= 1, --save-videos >= 0")
-        if self.metrics is not None:
-            every = {m for task in TASKS for m in TASK_METRICS[task] + OPTIONAL_METRICS[task]}
-            unknown = [m for m in self.metrics if m not in every]
-            if unknown:
-                raise UserError(f"unknown metric '{unknown[0]}'; choose from: {', '.join(sorted(every))}")
-            if not any(self.task_metrics(t) for t in self.tasks()):
-                raise UserError("none of the requested --metrics belongs to the chosen task(s)")
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(RunSettings)}
+#: keys a sweep file (or one of its variants) may set, mapped to the field they fill
+SWEEP_KEYS: dict[str, str] = {(f.metadata["sweep"] or f.name): f.name for f in FIELDS.values()
+                              if f.metadata["sweep"] is not None}
+
+
+def flag_of(name: str) -> str:
+    return FIELDS[name].metadata["flag"] or "--" + name.replace("_", "-")
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _scalar_type(annotation: Any) -> type:
+    """``int`` for ``int`` / ``int | None``, else ``str``."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    return int if args[0] is int else str
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``bench run`` options, one per :class:`RunSettings` field."""
+    hints = typing.get_type_hints(RunSettings)
+    for f in FIELDS.values():
+        meta, flag = f.metadata, flag_of(f.name)
+        kwargs: dict[str, Any] = {"dest": f.name, "help": meta["help"]}
+        if hints[f.name] is bool:
+            kwargs["action"] = "store_false" if f.default else "store_true"
+        elif meta["repeat"]:
+            kwargs.update(action="append", default=[], metavar=meta["metavar"])
+        else:
+            kwargs.update(type=_comma_list if meta["comma_list"] else _scalar_type(hints[f.name]),
+                          metavar=meta["metavar"], choices=meta["choices"])
+            if f.default is dataclasses.MISSING:
+                kwargs["required"] = True
+            elif f.default is not None:
+                kwargs["default"] = f.default
+        parser.add_argument(flag, **kwargs)
+
+
+def from_namespace(args: argparse.Namespace) -> RunSettings:
+    return RunSettings(**{name: getattr(args, name) for name in FIELDS})
+
+
+def from_mapping(values: dict[str, Any], where: str) -> RunSettings:
+    """Settings from sweep-file keys (``set``, ``metrics`` as a list or 'a,b'); unknown keys are named."""
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        name = SWEEP_KEYS.get(key, key if key in ("method", "dataset") else None)
+        if name is None:
+            raise UserError(f"{where}: unknown key '{key}' (valid: {', '.join(SWEEP_KEYS)})")
+        if FIELDS[name].metadata["comma_list"] and isinstance(value, str):
+            value = _comma_list(value)
+        kwargs[name] = value
+    return RunSettings(**kwargs)
+
+
+def command_line(settings: RunSettings) -> str:
+    """The ``bench run`` command equivalent to ``settings`` (fields left at their default omitted)."""
+    parts = ["bench", "run"]
+    for f in FIELDS.values():
+        value = getattr(settings, f.name)
+        default = [] if f.metadata["repeat"] else f.default
+        if f.default is not dataclasses.MISSING and value == default or value is None:
+            continue
+        flag = flag_of(f.name)
+        if isinstance(value, bool):
+            parts.append(flag)
+        elif f.metadata["repeat"]:
+            for item in value:
+                parts += [flag, str(item)]
+        elif f.metadata["comma_list"]:
+            parts += [flag, ",".join(value)]
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts)
+
+
+def settings_record(settings: RunSettings) -> dict[str, Any]:
+    """Every setting by field name (for ``summary.json`` and the MLflow params)."""
+    return dataclasses.asdict(settings)

@@ -5,7 +5,7 @@ Experiment file::
     name: table1                      # names the output folder runs/<name>/...
     methods: [fomm, mraa, sadm]
     datasets: [vox, nemo]
-    <run option>: value               # defaults for every cell (see CELL_KEYS)
+    <run option>: value               # defaults for every cell (bench.runner.settings.SWEEP_KEYS)
     variants:                         # optional; default one variant 'default'
       - name: full
       - name: no_motion_evolution
@@ -20,7 +20,6 @@ its tasks one by one; a task whose ``mb.run_key`` already has a run with
 from __future__ import annotations
 
 import dataclasses
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,12 +27,11 @@ from typing import Any, Mapping
 from bench import tracking
 from bench.config import load_yaml
 from bench.errors import ConfigError, UserError
-from bench.runner.settings import RunSettings
+from bench.runner.protocol import task_metrics
+from bench.runner.settings import SWEEP_KEYS, RunSettings, command_line, from_mapping
 
-#: run options a sweep file or variant may set (RunSettings fields; ``set`` is ``overrides``)
-CELL_KEYS = ("root", "checkpoint", "official", "config", "set", "task", "refs", "seed", "metrics", "strict",
-             "save_videos", "max_videos", "pairs", "num_pairs", "best_of_refs", "batch_size", "train_dataset",
-             "weights_dir", "trusted", "out")
+#: run options a sweep file or variant may set (declared on RunSettings)
+CELL_KEYS = tuple(SWEEP_KEYS)
 TOP_KEYS = ("name", "description", "methods", "datasets", "variants", *CELL_KEYS)
 
 
@@ -81,14 +79,13 @@ def _settings(method: str, dataset: str, variant: str, options: Mapping[str, Any
     fields = {"method": method, "dataset": dataset, "variant": variant, "name": name, "refs": "" if refs is None else refs}
     values = {k: _fill(v, fields) for k, v in options.items()}
     if "set" in values:
-        values["overrides"] = [str(v) for v in _as_list(values.pop("set"), "set", f"variant {variant}")]
-    if isinstance(values.get("metrics"), str):
-        values["metrics"] = [m.strip() for m in values["metrics"].split(",") if m.strip()]
+        values["set"] = [str(v) for v in _as_list(values["set"], "set", f"variant {variant}")]
     values.setdefault("out", f"runs/{name}/{dataset}/{method}-{variant}" + ("" if refs is None else f"-n{refs}"))
+    where = f"sweep cell {method}/{dataset}/{variant}"
     try:
-        settings = RunSettings(method=method, dataset=dataset, variant=variant, **values)
+        settings = from_mapping({"method": method, "dataset": dataset, "variant": variant, **values}, where)
     except TypeError as exc:
-        raise ConfigError(f"sweep cell {method}/{dataset}/{variant}: {exc}") from None
+        raise ConfigError(f"{where}: {exc}") from None
     settings.validate()
     return settings
 
@@ -116,44 +113,18 @@ def load_sweep(path: str | Path) -> list[Job]:
             for method in _as_list(data["methods"], "methods", where):
                 base = _settings(method, dataset, str(variant["name"]), options, name)
                 for task in base.tasks():
-                    metrics = None if base.metrics is None else base.task_metrics(task)
+                    metrics = None if base.metrics is None else task_metrics(task, base.metrics, base.task != "all")
                     single = dataclasses.replace(base, task=task, out=str(Path(base.out) / task), metrics=metrics)
                     jobs.append(Job(single, task))
     return jobs
 
 
-def command_line(settings: RunSettings) -> str:
-    """The ``bench run`` command equivalent to ``settings``."""
-    defaults = RunSettings(method=settings.method, dataset=settings.dataset)
-    parts = ["bench", "run", "--method", settings.method, "--dataset", settings.dataset]
-    flags = {"root": "--root", "checkpoint": "--checkpoint", "official": "--official", "config": "--config",
-             "task": "--task", "refs": "--refs", "seed": "--seed", "out": "--out", "variant": "--variant",
-             "max_videos": "--max-videos", "pairs": "--pairs", "num_pairs": "--num-pairs",
-             "batch_size": "--batch-size", "train_dataset": "--train-dataset", "weights_dir": "--weights-dir",
-             "save_videos": "--save-videos"}
-    for field, flag in flags.items():
-        value = getattr(settings, field)
-        if value != getattr(defaults, field) and value is not None:
-            parts += [flag, str(value)]
-    for item in settings.overrides:
-        parts += ["--set", item]
-    if settings.metrics is not None:
-        parts += ["--metrics", ",".join(settings.metrics)]
-    for field, flag in (("strict", "--strict"), ("trusted", "--trusted")):
-        if getattr(settings, field):
-            parts.append(flag)
-    if not settings.best_of_refs:
-        parts.append("--no-best-of-refs")
-    return shlex.join(parts)
-
-
 def job_status(job: Job) -> tuple[str, str | None]:
     """``('complete', run_key)``, ``('pending', run_key)`` or ``('error: <reason>', None)``."""
-    from bench.runner.engine import task_run_key
-    from bench.runner.loading import plan_method
+    from bench.runner.plan import plan_keys
 
     try:
-        key = task_run_key(job.settings, plan_method(job.settings), job.task)
+        key = plan_keys(job.settings)[job.task]
     except UserError as exc:
         return f"error: {exc}", None
     done = tracking.find_runs({"run_key": key, "status": "complete"})
