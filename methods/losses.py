@@ -221,9 +221,14 @@ def keypoint_equivariance_loss(kp: torch.Tensor, kp_transformed: torch.Tensor,
 
 
 def jacobian_equivariance_loss(jacobian: torch.Tensor, jacobian_transformed: torch.Tensor,
-                               kp_transformed: torch.Tensor, transform: RandomTransform) -> torch.Tensor:
-    """FOMM's Jacobian term: mean |I - J(I)^-1 . dT(kp') . J(T o I)| for ``B x K x 2 x 2`` Jacobians."""
+                               kp_transformed: torch.Tensor, transform: RandomTransform,
+                               axis_sign: bool = False) -> torch.Tensor:
+    """FOMM's Jacobian term (MRAA's affine term): mean |I - J(I)^-1 . dT(kp') . J(T o I)| for
+    ``B x K x 2 x 2`` Jacobians. ``axis_sign`` (MRAA's ``revert_axis_swap``): PCA axes are defined
+    up to sign, so the product is first multiplied by the sign of its top-left entry."""
     mapped = transform.jacobian(kp_transformed) @ jacobian_transformed
     value = torch.linalg.inv(jacobian) @ mapped
+    if axis_sign:
+        value = value * torch.sign(value[:, :, 0:1, 0:1])
     eye = torch.eye(2, dtype=value.dtype, device=value.device)
     return (eye - value).abs().mean()

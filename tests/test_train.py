@@ -202,7 +202,7 @@ def test_checkpoint_evaluates_in_bench_run(data_root, train_file, tmp_path):
     from bench.checkpoints import load_method
     from bench.datasets import get_dataset
     from bench.datasets.video_io import list_videos, read_video, to_tensor
-    from bench.training.evaluate import reconstruction_l1
+    from tests.run_support import reconstruction_l1
 
     result = run_training(_request(data_root, train_file, tmp_path / "run", epochs=1))
     got = reconstruction_l1(NAME, DATASET, result.checkpoint, root=data_root, device="cpu", out=tmp_path / "eval")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bench.training import TrainRequest, run_training
-from bench.training.evaluate import learning_check
+from tests.run_support import learning_check
 
 
 @pytest.mark.slow

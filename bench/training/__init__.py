@@ -2,7 +2,7 @@
 
 ``config`` (strategy presets), ``augment`` (flips, colour jitter), ``sampler`` (seeded,
 resumable distributed sampler), ``trainer`` (the loop, checkpoints, Ctrl-C), ``monitor`` (MLflow and
-progress), ``run`` (the verb as a function) and ``evaluate`` (reconstruction L1 check).
+progress) and ``run`` (the verb as a function).
 """
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ from bench.methods.base import Method
 from bench.methods.fomm.animation import normalize_kp
 from bench.methods.fomm.config import FOMMConfig, fomm_config
 from bench.methods.fomm.networks import KPDetector, OcclusionAwareGenerator
-from bench.methods.fomm.shared import PerceptualTerm, match_batch, random_transform
-from bench.methods.losses import jacobian_equivariance_loss, keypoint_equivariance_loss, pixel_l1_loss
+from bench.methods.fomm.shared import EquivarianceTerms, PerceptualTerm, match_batch, motion_model_losses
+
+EQUIVARIANCE = EquivarianceTerms("equivariance_value", "equivariance_jacobian", "value", "jacobian")
 
 
 class FOMM(Method):
@@ -60,23 +61,9 @@ class FOMM(Method):
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Weighted perceptual (and optional pixel L1) reconstruction and keypoint / Jacobian equivariance losses."""
-        weights = self.config.losses
-        source, driving = batch["source"], batch["driving"]
-        details = self.forward_details(source, driving)
-        out = {"perceptual": self._perceptual(details["prediction"], driving)}
-        if weights.pixel_l1:
-            out["pixel_l1"] = pixel_l1_loss(details["prediction"], driving, weights.pixel_l1)
-        if weights.equivariance_value or weights.equivariance_jacobian:
-            transform = random_transform(driving, **dataclasses.asdict(weights.transform_params))
-            kp = details["kp_driving"]
-            kp_t = self.kp_detector(transform.transform_frame(driving))
-            if weights.equivariance_value:
-                out["equivariance_value"] = weights.equivariance_value * keypoint_equivariance_loss(
-                    kp["value"], kp_t["value"], transform)
-            if weights.equivariance_jacobian and "jacobian" in kp:
-                out["equivariance_jacobian"] = weights.equivariance_jacobian * jacobian_equivariance_loss(
-                    kp["jacobian"], kp_t["jacobian"], kp_t["value"], transform)
-        return out
+        details = self.forward_details(batch["source"], batch["driving"])
+        return motion_model_losses(self.config.losses, EQUIVARIANCE, self._perceptual, self.kp_detector,
+                                   details["prediction"], batch["driving"], details["kp_driving"])
 
 
 def build_fomm(config: Mapping[str, Any] | None) -> FOMM:

@@ -9,12 +9,12 @@ from torch import nn
 
 from bench.errors import ConfigError
 from bench.methods.base import Method
-from bench.methods.fomm.shared import PerceptualTerm, match_batch, random_transform
-from bench.methods.losses import keypoint_equivariance_loss, pixel_l1_loss
+from bench.methods.fomm.shared import EquivarianceTerms, PerceptualTerm, match_batch, motion_model_losses
 from bench.methods.mraa.animation import animation_region_params
 from bench.methods.mraa.config import MRAAConfig, mraa_config
-from bench.methods.mraa.networks import (AVDNetwork, BGMotionPredictor, Generator, RegionPredictor,
-                                         revert_axis_swap)
+from bench.methods.mraa.networks import AVDNetwork, BGMotionPredictor, Generator, RegionPredictor
+
+EQUIVARIANCE = EquivarianceTerms("equivariance_shift", "equivariance_affine", "shift", "affine")
 
 
 class MRAA(Method):
@@ -70,33 +70,12 @@ class MRAA(Method):
         return self.generator(source, params, src)["prediction"]
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Weighted perceptual (and optional pixel L1) reconstruction and region shift / affine equivariance losses."""
-        weights = self.config.losses
-        source, driving = batch["source"], batch["driving"]
-        details = self.forward_details(source, driving)
-        out = {"perceptual": self._perceptual(details["prediction"], driving)}
-        if weights.pixel_l1:
-            out["pixel_l1"] = pixel_l1_loss(details["prediction"], driving, weights.pixel_l1)
-        if weights.equivariance_shift or weights.equivariance_affine:
-            transform = random_transform(driving, **dataclasses.asdict(weights.transform_params))
-            drv = details["driving_region_params"]
-            drv_t = self.region_predictor(transform.transform_frame(driving))
-            if weights.equivariance_shift:
-                out["equivariance_shift"] = weights.equivariance_shift * keypoint_equivariance_loss(
-                    drv["shift"], drv_t["shift"], transform)
-            if weights.equivariance_affine and "affine" in drv:
-                out["equivariance_affine"] = weights.equivariance_affine * self._affine_equivariance(
-                    drv["affine"], drv_t, transform)
-        return out
-
-    def _affine_equivariance(self, affine: torch.Tensor, transformed: dict[str, torch.Tensor], transform) -> torch.Tensor:
-        """mean |I - A^-1 dT A'|, with the PCA axis-sign ambiguity removed when ``revert_axis_swap``."""
-        mapped = torch.matmul(transform.jacobian(transformed["shift"]), transformed["affine"])
-        value = torch.matmul(torch.inverse(affine), mapped)
-        if self.config.revert_axis_swap:
-            value = revert_axis_swap(value, value)
-        eye = torch.eye(2, dtype=value.dtype, device=value.device)
-        return (eye - value).abs().mean()
+        """Weighted perceptual (and optional pixel L1) reconstruction and region shift / affine equivariance
+        losses (the affine term with the PCA axis-sign ambiguity removed when ``revert_axis_swap``)."""
+        details = self.forward_details(batch["source"], batch["driving"])
+        terms = dataclasses.replace(EQUIVARIANCE, axis_sign=self.config.revert_axis_swap)
+        return motion_model_losses(self.config.losses, terms, self._perceptual, self.region_predictor,
+                                   details["prediction"], batch["driving"], details["driving_region_params"])
 
 
 def build_mraa(config: Mapping[str, Any] | None) -> MRAA:
