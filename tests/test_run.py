@@ -1,7 +1,9 @@
 """``bench run`` end to end: protocols against independent computations, outputs, tracking, errors."""
 from __future__ import annotations
 
+import builtins
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -158,12 +160,21 @@ def test_untrained_sadm_end_to_end(tmp_path, monkeypatch):
     assert (tmp_path / "reconstruction" / "summary.json").is_file() and (tmp_path / "animation" / "summary.json").is_file()
 
 
-def test_checkpoint_weights_are_used_and_generality_is_recorded(tmp_path):
+def test_checkpoint_weights_are_used_and_generality_is_recorded(tmp_path, monkeypatch):
     torch.manual_seed(3)
     model = build_tiny({"channels": 4}).eval()
     path = save_checkpoint(tmp_path / "tiny.pt", method=TINY, config={"channels": 4}, model=model.state_dict(),
                            train_dataset="vox")
     out = tmp_path / "out"
+    opened = []
+    real_open = builtins.open
+
+    def counting_open(file, *args, **kwargs):
+        if Path(str(file)).name == path.name if isinstance(file, (str, Path)) else False:
+            opened.append(file)
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr(builtins, "open", counting_open)  # torch.load(path) opens through it
+    monkeypatch.setattr(io, "open", counting_open)  # Path.open / read_bytes through this one
     assert main(["run", "--method", TINY, "--dataset", "synthetic", "--checkpoint", str(path), "--task",
                  "reconstruction", "--max-videos", "2", "--metrics", "l1", "--refs", "0", "--out", str(out)]) == 0
     expected = []
@@ -175,6 +186,7 @@ def test_checkpoint_weights_are_used_and_generality_is_recorded(tmp_path):
     assert summary(out)["means"]["l1"] == pytest.approx(np.mean(expected), abs=1e-5)
     (found,) = tracking.find_runs({"method": TINY})
     assert found.data.tags["mb.train_dataset"] == "vox" and found.data.tags["mb.dataset"] == "synthetic"
+    assert len(opened) == 1  # the checkpoint file is read once per run (hash, metadata and weights)
     assert found.data.params["checkpoint_sha256"] == file_sha256(path)
 
 
