@@ -43,6 +43,15 @@ S3FD = WeightFile("face-alignment S3FD face detector", "s3fd-619a316812.pth", "t
 KEYPOINT_RCNN = WeightFile(
     "torchvision Keypoint R-CNN (COCO 17 keypoints)", "keypointrcnn_resnet50_fpn_coco-fc266e95.pth", "torch_hub",
     "https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth")
+OPENPOSE_BODY = WeightFile(
+    "pose-evaluation OpenPose body (rtpose_vgg19)", "pose_model.pth", "torch_hub",
+    hint="pose-evaluation's pose_estimation/network/weight/pose_model.pth (the rtpose_vgg get_model('vgg19') "
+         "state_dict, linked from AliaksandrSiarohin/pose-evaluation's README: https://yadi.sk/d/0L-PgAaGRKgkJA), "
+         "under this file name")
+REID_BODY = WeightFile(
+    "pose-evaluation body re-identification (Person_reID_baseline ft_net ResNet-50)", "reid_model.pth", "torch_hub",
+    hint="pose-evaluation's reid_baseline/reid_model.pth (ft_net(751) trained on Market-1501, linked from "
+         "AliaksandrSiarohin/pose-evaluation's README: https://yadi.sk/d/jAPhvFEFp6qzIw), under this file name")
 OSNET = WeightFile("torchreid OSNet x1.0 person re-identification", "osnet_x1_0_msmt17.pth", "torch_hub",
                    hint="a torchreid model-zoo osnet_x1_0 ReID checkpoint (e.g. trained on MSMT17 or Market1501), "
                         "renamed to this file name")
@@ -131,3 +140,4 @@ def resolve(weight: WeightFile, weights_dir: str | Path | None = None, allow_dow
         where = f"{Path(weights_dir).expanduser()} (--weights-dir) or {where}"
     hint = weight.hint or (f"download {weight.url}; or pass --allow-download" if weight.url else "")
     raise MissingWeightsError(weight.what, weight.filename, where, hint)
+
