@@ -13,6 +13,7 @@ tag                       meaning
 ``mb.variant``            free label of an ablation / sweep cell, e.g. ``full``, ``no_motion_evolution``
 ``mb.num_refs``           number of reference views N
 ``mb.seed``               seed of the protocol
+``mb.convention``         how frame-wise metrics were averaged (``fomm``: frames pooled; ``video-mean``)
 ``mb.run_key``            hash of the settings above; a sweep skips a key already complete
 ``mb.status``             ``complete`` once every video is done and the summary is logged
 ``mb.na.<metric>``        why ``<metric>`` is not available for this run

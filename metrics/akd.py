@@ -1,10 +1,21 @@
-"""AKD: average keypoint distance between generated and real frames (FOMM's pose evaluation).
+"""AKD (and MKR): keypoint distance between generated and driving frames, as pose-evaluation computes it.
 
-Per frame: keypoints are detected on both frames; the frame's distance is the mean Euclidean
-distance (pixels of the evaluated frames) over keypoints visible in both. As in FOMM's
-pose-evaluation, frames whose real frame has no detection are skipped, and keypoints detected
-on the real frame but missed on the generated one are not scored but counted: their share of
-all real keypoints is reported as ``extra['missed_rate']``.
+Keypoints are detected on both frames by the backend (see ``AKD.info.backends``); the per-frame
+terms are those of AliaksandrSiarohin/pose-evaluation's comparison scripts
+(:mod:`bench.metrics.pose_evaluation`):
+
+* **faces** (``cmp_kp.py``): the mean absolute coordinate difference over the 68 x 2 landmark
+  coordinates, in pixels of the evaluated frames; frames whose generated frame has no detected face
+  are not scored (as the script skips them), nor are frames whose driving frame has none (the
+  script crashes on those), and both are counted in ``extra['skipped_frames']``;
+* **bodies** (``cmp_with_missing.py``): with a joint missing where it is not detected (x = -1 in
+  OpenPose's 18 x 2 array), the AKD term is the mean absolute coordinate difference over the joints
+  present in both frames (frames with none are not scored) and the MKR term (``extra['mkr']``, missing
+  keypoint rate) is the share of the driving frame's joints missing on the generated frame (frames
+  whose driving frame has no joint are not scored).
+
+Dataset values follow the run's convention: pooled over every scored frame (``fomm``, the
+scripts' ``np.mean`` over all rows) or the mean of per-video means (``video-mean``).
 """
 from __future__ import annotations
 
@@ -15,76 +26,84 @@ import torch
 
 from bench.metrics import weights
 from bench.metrics.base import Backend, Metric, MetricInfo, MetricResult, TaskUse
-from bench.metrics.frame_average import check_pair, frame_means, mean_over_videos, to_uint8_images
+from bench.metrics.frame_average import check_pair, dataset_mean, frame_means, to_uint8_images
 from bench.metrics.keypoints import Detection, KeypointDetector, build_detector
+from bench.metrics.pose_evaluation import body_akd_mkr_terms, face_akd_term
 
-COUNTERS = ("real_keypoints", "missed_keypoints", "skipped_frames")
 
-
-def frame_distance(generated: Detection, real: Detection) -> tuple[float | None, int, int]:
-    """(mean distance over keypoints found in both or None, real keypoints, keypoints missed on generated)."""
-    if real is None:
-        return None, 0, 0
-    real_points, real_visible = real
-    n_real = int(real_visible.sum())
-    if generated is None:
-        return None, n_real, n_real
-    gen_points, gen_visible = generated
-    both = real_visible & gen_visible
-    missed = int((real_visible & ~gen_visible).sum())
-    if not both.any():
-        return None, n_real, missed
-    distance = float(np.linalg.norm(gen_points[both] - real_points[both], axis=1).mean())
-    return distance, n_real, missed
+def as_joints(detection: Detection, num_keypoints: int) -> np.ndarray:
+    """A detection as pose-evaluation's K x 2 joint array: -1 rows where a joint is not visible."""
+    if detection is None:
+        return -np.ones((num_keypoints, 2))
+    points, visible = detection
+    return np.where(np.asarray(visible)[:, None], np.asarray(points, dtype=np.float64), -1.0)
 
 
 class AKD(Metric):
-    """Average keypoint distance in pixels (lower is better); backends 'fan', 'dlib' (faces), 'keypointrcnn' (bodies)."""
+    """Average keypoint distance in pixels (lower is better); MKR for bodies in ``extra['mkr']``."""
 
     info = MetricInfo(
         "akd", "AKD", higher_is_better=False, unit="px", decimals=2, domains=("face", "body"),
         tasks={"reconstruction": TaskUse("driving"), "animation": TaskUse("driving")},
         backends=(
             Backend("fan", ("face",), (weights.FAN_2D, weights.S3FD),
-                    "face-alignment 2D FAN with its S3FD detector (1adrianb/face-alignment), 68 landmarks"),
+                    "face-alignment 2D FAN with its S3FD detector (1adrianb/face-alignment), 68 landmarks of the "
+                    "first face: pose-evaluation's extract_face_pose"),
             Backend("dlib", ("face",), (weights.DLIB_LANDMARKS_68,),
                     "dlib HOG detector + 68-point shape predictor (offline substitute for FAN)"),
+            Backend("openpose", ("body",), (weights.OPENPOSE_BODY,),
+                    "pose-evaluation's extract_body_pose: OpenPose rtpose_vgg19, 18 joints, flip averaging, "
+                    "decode_pose (bench.metrics.openpose)"),
             Backend("keypointrcnn", ("body",), (weights.KEYPOINT_RCNN,),
-                    "torchvision Keypoint R-CNN ResNet-50 FPN, COCO 17 keypoints"),
+                    "torchvision Keypoint R-CNN ResNet-50 FPN, COCO 17 keypoints of the most confident person"),
         ),
-        reference="FOMM's pose evaluation (AliaksandrSiarohin/pose-evaluation): keypoints detected on generated "
-                  "and driving frames, mean distance over keypoints found on both")
+        reference="AliaksandrSiarohin/pose-evaluation cmp_kp.py (faces) and cmp_with_missing.py (bodies): mean "
+                  "absolute keypoint coordinate difference in pixels, pooled over frames")
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", backend: str = "fan",
-                 weights_dir: str | Path | None = None, allow_download: bool = False,
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm",
+                 backend: str = "fan", weights_dir: str | Path | None = None, allow_download: bool = False,
                  detector: KeypointDetector | None = None) -> None:
-        super().__init__(device, target)
+        super().__init__(device, target, convention)
         self.backend = backend
+        self.body = backend in BODY_BACKENDS  # cmp_with_missing.py's joints, else cmp_kp.py's landmarks
         self.detector = detector or build_detector(backend, self.device, weights_dir, allow_download)
-        self.add_state("total", "sum")
-        self.add_state("count", "sum")
-        for counter in COUNTERS:
-            self.add_state(counter, "sum")
+        for name in ("total", "count", "mkr_total", "mkr_count", "skipped_frames"):
+            self.add_state(name, "sum")
 
     @torch.no_grad()
     def update(self, generated: torch.Tensor, target: torch.Tensor, video: str = "") -> None:
         check_pair(generated, target)
-        distances = []
-        for gen, ref in zip(self.detector(to_uint8_images(generated)), self.detector(to_uint8_images(target))):
-            distance, n_real, missed = frame_distance(gen, ref)
-            self.accumulate("skipped_frames", video, int(ref is None))
-            self.accumulate("real_keypoints", video, n_real)
-            self.accumulate("missed_keypoints", video, missed)
-            if distance is not None:
-                distances.append(distance)
-        self.accumulate("total", video, float(np.sum(distances, dtype=np.float64)))
-        self.accumulate("count", video, len(distances))
+        detected = zip(self.detector(to_uint8_images(generated)), self.detector(to_uint8_images(target)))
+        akd, mkr, skipped = [], [], 0
+        for gen, ref in detected:
+            if self.body:
+                k = self.detector.num_keypoints
+                akd_term, mkr_term = body_akd_mkr_terms(as_joints(ref, k), as_joints(gen, k))
+                if mkr_term is not None:
+                    mkr.append(mkr_term)
+            else:
+                akd_term = face_akd_term(None if ref is None else ref[0], None if gen is None else gen[0],
+                                         on_missing_gt="skip")
+            if akd_term is None:
+                skipped += 1
+            else:
+                akd.append(akd_term)
+        self.accumulate("total", video, float(np.sum(akd, dtype=np.float64)))
+        self.accumulate("count", video, len(akd))
+        self.accumulate("mkr_total", video, float(np.sum(mkr, dtype=np.float64)))
+        self.accumulate("mkr_count", video, len(mkr))
+        self.accumulate("skipped_frames", video, skipped)
 
     def compute(self) -> MetricResult:
-        totals = {c: sum(getattr(self, c).values()) for c in COUNTERS}
-        extra = {"missed_rate": totals["missed_keypoints"] / totals["real_keypoints"] if totals["real_keypoints"] else float("nan"),
-                 "skipped_frames": float(totals["skipped_frames"]),
+        extra = {"skipped_frames": float(sum(self.skipped_frames.values())),
                  "scored_frames": float(sum(self.count.values()))}
-        value = mean_over_videos(self.total, self.count)
+        if self.body:
+            mkr = dataset_mean(self.mkr_total, self.mkr_count, self.convention)
+            extra["mkr"] = float("nan") if mkr is None else mkr
+        value = dataset_mean(self.total, self.count, self.convention)
         reason = None if value is not None else f"no frame pair with keypoints detected on both ({self.backend})"
         return MetricResult(self.name, value, frame_means(self.total, self.count), na_reason=reason, extra=extra)
+
+
+#: backends whose keypoints are body joints (scored as cmp_with_missing.py does)
+BODY_BACKENDS = {b.name for b in AKD.info.backends if b.domains == ("body",)}

@@ -28,6 +28,13 @@ TARGETS = {
     "source": "source image",
 }
 Reduce = Literal["sum", "cat"]
+#: how a frame-wise metric's per-frame scores become one dataset value
+CONVENTIONS = {
+    "fomm": "mean over every scored frame of every video pooled (FOMM's reconstruction.py and "
+            "pose-evaluation's cmp*.py; the convention behind the published tables)",
+    "video-mean": "mean over videos of each video's mean over its scored frames",
+}
+DEFAULT_CONVENTION = "fomm"
 
 
 @dataclass(frozen=True)
@@ -121,17 +128,22 @@ class Metric:
     ``update(generated, target, video=...)`` takes ``B x 3 x H x W`` generated frames in [0, 1]
     (all of ``video``) and what the metric compares them with: the corresponding driving frames
     (``target='driving'``), or the source image ``1 x 3 x H x W`` or its copies
-    (``target='source'``). Subclasses declare ``info`` and their states (:meth:`add_state`) and
-    implement ``update`` and ``compute``.
+    (``target='source'``). ``convention`` (a key of :data:`CONVENTIONS`) says how frame-wise
+    scores become the dataset value. Subclasses declare ``info`` and their states
+    (:meth:`add_state`) and implement ``update`` and ``compute``.
     """
 
     info: ClassVar[MetricInfo]
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving") -> None:
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving",
+                 convention: str = DEFAULT_CONVENTION) -> None:
         if target not in TARGETS:
             raise ValueError(f"unknown metric target {target!r}; choose from: {', '.join(TARGETS)}")
+        if convention not in CONVENTIONS:
+            raise ValueError(f"unknown averaging convention {convention!r}; choose from: {', '.join(CONVENTIONS)}")
         self.device = torch.device(device)
         self.target = target
+        self.convention = convention
         self._reductions: dict[str, Reduce] = {}
         self.na_reason: str | None = None
 

@@ -1,8 +1,10 @@
-"""Identity embedders for CSIM / AED: insightface ArcFace and dlib (faces), torchreid OSNet (bodies).
+"""Identity embedders for CSIM / AED: insightface ArcFace and dlib (faces), pose-evaluation's ReID
+ResNet-50 and torchreid OSNet (bodies).
 
-An embedder maps ``B x H x W x 3`` uint8 RGB images to one unit-norm embedding per image, or
-``None`` when no face is found (body embeddings use the whole frame, as FOMM's ReID metric did).
-Embeddings are L2-normalised like the OpenFace embeddings of FOMM's AED.
+An embedder maps ``B x H x W x 3`` uint8 RGB images to one embedding per image, or ``None`` when
+no face is found (body embeddings use the whole frame, as pose-evaluation's ``extract_body_id``).
+Face and OSNet embeddings are L2-normalised (like the OpenFace embeddings of pose-evaluation's
+face AED); the ReID ResNet-50 feature is raw, as ``extract_body_id`` stores it.
 """
 from __future__ import annotations
 
@@ -109,11 +111,16 @@ class OSNetEmbedder:
 @functools.lru_cache(maxsize=4)
 def build_embedder(backend: str, device: str = "cpu", weights_dir: str | None = None,
                    allow_download: bool = False) -> Embedder:
-    """The embedder named ``backend`` ('arcface', 'dlib', 'osnet'); cached so CSIM and AED share one model."""
+    """The embedder named ``backend`` ('arcface', 'dlib', 'reid-resnet50', 'osnet'); cached so CSIM and AED
+    share one model."""
+    if backend == "reid-resnet50":
+        from bench.metrics.reid import ReIDBody
+
+        return ReIDBody(device, weights_dir, allow_download)
     if backend == "dlib":
         return DlibFaceEmbedder(weights_dir)
     if backend == "arcface":
         return ArcFaceEmbedder(device, weights_dir)
     if backend == "osnet":
         return OSNetEmbedder(device, weights_dir, allow_download)
-    raise UserError(f"unknown identity backend {backend!r}; choose from: arcface, dlib, osnet")
+    raise UserError(f"unknown identity backend {backend!r}; choose from: arcface, dlib, reid-resnet50, osnet")

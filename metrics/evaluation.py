@@ -1,7 +1,8 @@
 """Scoring videos made elsewhere against the real videos of the same name (``bench evaluate``).
 
 Generated and real videos may be in any FOMM format (frame folder, mp4, gif, png strip, e.g.
-FOMM's reconstruction output ``<video>.png``); names match once video suffixes are removed
+FOMM's reconstruction output ``<video>.png``, split as pose-evaluation's ``frames2array`` splits it);
+names match once video suffixes are removed
 (``abc.mp4.png`` <-> ``abc.mp4`` <-> folder ``abc``). Pairs whose frame count or frame size
 differ are skipped and reported, never cropped or resized.
 """
@@ -19,6 +20,7 @@ from bench.datasets.video_io import FRAME_SUFFIXES, MOVIE_SUFFIXES, read_frames,
     to_tensor, video_kind
 from bench.errors import DataError, UserError
 from bench.metrics.base import Metric, MetricResult
+from bench.metrics.pose_evaluation import split_strip
 
 VIDEO_SUFFIXES = tuple(sorted({*MOVIE_SUFFIXES, *FRAME_SUFFIXES, ".gif"}))
 
@@ -97,7 +99,8 @@ def evaluate_folders(real_root: str | Path, generated_dir: str | Path, metrics: 
         reason = _pair_problem(key, real, sources)
         gen_frames = real_frames = None
         if reason is None:
-            gen_frames, real_frames = read_video(gen_path), read_video(real[key])
+            real_frames = read_video(real[key])
+            gen_frames = read_generated(gen_path, real_frames.shape[1:3])
             reason = shape_mismatch(gen_frames, real_frames)
         if reason is not None:
             evaluation.skipped[key] = reason
@@ -112,6 +115,23 @@ def evaluate_folders(real_root: str | Path, generated_dir: str | Path, metrics: 
             progress(key)
     evaluation.results = {name: metric.compute() for name, metric in metrics.items()}
     return evaluation
+
+
+def read_generated(path: Path, frame_hw: tuple[int, int]) -> np.ndarray:
+    """A generated video as ``T x H x W x 3`` uint8; a ``.png``/``.jpg`` strip (FOMM's reconstruction and
+    animation output) is split as pose-evaluation's ``frames2array(path, True, (W, H), 0)`` splits it, the
+    frame size being the real video's. frames2array's last step, a crop of every frame to width
+    ``image_shape[1]`` (= H), is not applied: it changes non-square frames only (pose-evaluation would cut
+    real and generated frames alike to their height; here they are compared whole)."""
+    if path.is_file() and path.suffix in (".png", ".jpg"):
+        import imageio.v2 as imageio
+
+        height, width = frame_hw
+        try:
+            return split_strip(imageio.imread(path), (width, height))
+        except (ValueError, OSError) as exc:  # not an image, or its width is not a multiple of the frames'
+            raise DataError(f"cannot split image strip {path} into {width}x{height} frames: {exc}") from None
+    return read_video(path)
 
 
 def _pair_problem(key: str, real: dict[str, Path], sources: dict[str, Path]) -> str | None:

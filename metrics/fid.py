@@ -4,7 +4,9 @@ Frames go through pytorch-fid's ``InceptionV3`` (bilinear resize to 299, scaling
 with the TF-ported FID weights ``pt_inception-2015-12-05-6726825d.pth`` from the torch hub
 cache. The Frechet distance is computed here from the eigenvalues of
 ``sqrt(S1) S2 sqrt(S1)`` (symmetric, so no complex square roots). FID is a distribution
-distance over all frames pooled, not a mean of per-video values: per_video is empty.
+distance over all frames pooled, not a mean of per-video values: per_video is empty. In animation the
+real set is each distinct source image once; a real set of one image (one pair, e.g. the per-item
+score that picks the best reference view) is a point mass with zero covariance.
 Real statistics can be given up front (e.g. from :class:`RealStatsCache`) so the real frames
 need not pass through Inception again.
 """
@@ -36,9 +38,12 @@ class FrechetStats:
 
     @classmethod
     def from_features(cls, features: np.ndarray) -> FrechetStats:
+        """Sample mean and covariance; a single vector is a point mass (zero covariance)."""
         features = np.asarray(features, dtype=np.float64)
-        if features.shape[0] < 2:
-            raise ValueError("FID statistics need at least 2 feature vectors")
+        if features.shape[0] < 1:
+            raise ValueError("FID statistics need at least one feature vector")
+        if features.shape[0] == 1:
+            return cls(features[0], np.zeros((features.shape[1], features.shape[1])), 1)
         return cls(features.mean(axis=0), np.cov(features, rowvar=False), int(features.shape[0]))
 
 
@@ -134,12 +139,13 @@ class FID(Metric):
         backends=(Backend("inception", weights=(weights.INCEPTION_FID,),
                           reference="pytorch-fid InceptionV3 (TF-ported FID weights), 2048-d pool3"),),
         reference="pytorch-fid (mseitzer/pytorch-fid): pool3 features of frames resized bilinearly to 299, "
-                  "Frechet distance of the two Gaussians; one value over all frames pooled")
+                  "Frechet distance of the two Gaussians; one value over all generated frames pooled against the "
+                  "driving frames (reconstruction) or the distinct source images, each once (animation)")
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", pretrained: bool = True,
-                 weights_dir: str | Path | None = None, allow_download: bool = False,
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm",
+                 pretrained: bool = True, weights_dir: str | Path | None = None, allow_download: bool = False,
                  reference: FrechetStats | None = None, features: torch.nn.Module | None = None) -> None:
-        super().__init__(device, target)
+        super().__init__(device, target, convention)
         if features is None:
             features = InceptionFeatures(build_inception(pretrained, weights_dir, allow_download))
         self.features = features.to(self.device).eval()
@@ -154,9 +160,14 @@ class FID(Metric):
     def update(self, generated: torch.Tensor, target: torch.Tensor | None, video: str = "") -> None:
         check_pair(generated, target)
         self.accumulate("generated", video, self._extract(generated))
-        if self.reference is None:
-            if target is None:
-                raise ValueError("FID needs real frames when no reference statistics are given")
+        if self.reference is not None:
+            return
+        if target is None:
+            raise ValueError("FID needs real frames when no reference statistics are given")
+        if self.target == "source":  # the real set holds each source image once, not once per frame
+            if video not in self.real:
+                self.accumulate("real", video, self._extract(target[:1]))
+        else:
             self.accumulate("real", video, self._extract(target))
 
     @staticmethod
@@ -164,17 +175,27 @@ class FID(Metric):
         chunks = [chunk for video in sorted(per_video) for chunk in per_video[video]]
         return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
 
+    def real_features(self) -> np.ndarray:
+        """The real feature rows; with the source image as target, each distinct source once (pairs that
+        share a source video share its row)."""
+        rows = self._stack(self.real)
+        if self.target != "source" or len(rows) == 0:
+            return rows
+        _, first = np.unique(rows, axis=0, return_index=True)
+        return rows[np.sort(first)]
+
     def real_stats(self) -> FrechetStats:
         """Statistics of the real frames seen so far (to store in a :class:`RealStatsCache`)."""
-        return self.reference or FrechetStats.from_features(self._stack(self.real))
+        return self.reference or FrechetStats.from_features(self.real_features())
 
     def compute(self) -> MetricResult:
         generated = self._stack(self.generated)
-        real_count = self.reference.count if self.reference else sum(len(c) for v in self.real.values() for c in v)
+        real_count = self.reference.count if self.reference else len(self.real_features())
         extra = {"generated_frames": float(len(generated)), "real_frames": float(real_count)}
-        if len(generated) < 2 or real_count < 2:
-            return MetricResult(self.name, None, na_reason="FID needs at least 2 generated and 2 real frames",
-                                extra=extra)
+        needed = 1 if self.target == "source" else 2
+        if len(generated) < 2 or real_count < needed:
+            return MetricResult(self.name, None, na_reason=f"FID needs at least 2 generated and {needed} real "
+                                                           f"frame{'s' if needed > 1 else ''}", extra=extra)
         fake = FrechetStats.from_features(generated)
         real = self.real_stats()
         return MetricResult(self.name, frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma), extra=extra)

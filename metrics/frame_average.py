@@ -2,9 +2,14 @@
 
 State (declared once): per-video ``total`` and ``count`` of the frame scores, so instances that
 saw different videos merge exactly. A video's value is the mean over its scored frames; the
-dataset value is the mean over videos.
+dataset value follows the run's convention (:data:`bench.metrics.base.CONVENTIONS`): ``fomm``,
+the mean over all scored frames pooled (FOMM's ``reconstruction.py``, pose-evaluation's
+``cmp*.py``), or ``video-mean``, the mean of the per-video means. A frame whose score is not
+finite (PSNR of a frame identical to its target) is not scored; it is counted in ``unscored``.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -22,13 +27,29 @@ def mean_over_videos(totals: dict[str, float], counts: dict[str, int]) -> float 
     return float(np.mean(values)) if values else None
 
 
+def pooled_mean(totals: dict[str, float], counts: dict[str, int]) -> float | None:
+    """Mean over every scored frame of every video (an exactly rounded sum: independent of the order
+    in which videos were merged)."""
+    frames = sum(counts.values())
+    return math.fsum(totals[v] for v in sorted(totals)) / frames if frames else None
+
+
+def dataset_mean(totals: dict[str, float], counts: dict[str, int], convention: str) -> float | None:
+    """The dataset value of per-video sums and counts under ``convention``."""
+    return mean_over_videos(totals, counts) if convention == "video-mean" else pooled_mean(totals, counts)
+
+
 class FrameAverageMetric(Metric):
     """A metric defined by one score per frame pair; subclasses implement :meth:`frame_scores`."""
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving") -> None:
-        super().__init__(device, target)
+    #: what a non-finite frame score means for this metric (such frames are not scored)
+    unscored_why = "non-finite score"
+
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm") -> None:
+        super().__init__(device, target, convention)
         self.add_state("total", "sum")
         self.add_state("count", "sum")
+        self.add_state("unscored", "sum")
 
     def frame_scores(self, generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """One score per frame (``B``) for ``B x 3 x H x W`` inputs in [0, 1]."""
@@ -39,10 +60,12 @@ class FrameAverageMetric(Metric):
         return None
 
     def add_scores(self, video: str, scores: np.ndarray | torch.Tensor) -> None:
-        """Accumulate frame scores of ``video`` (float64 sums)."""
+        """Accumulate the finite frame scores of ``video`` (float64 sums); count the others as unscored."""
         values = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64)
-        self.accumulate("total", video, float(values.sum()))
-        self.accumulate("count", video, int(values.size))
+        finite = values[np.isfinite(values)]
+        self.accumulate("total", video, float(finite.sum()))
+        self.accumulate("count", video, int(finite.size))
+        self.accumulate("unscored", video, int(values.size - finite.size))
 
     @torch.no_grad()
     def update(self, generated: torch.Tensor, target: torch.Tensor | None, video: str = "") -> None:
@@ -55,16 +78,21 @@ class FrameAverageMetric(Metric):
         self.add_scores(video, scores)
 
     def averaged(self, reason_if_empty: str, extra: dict[str, float] | None = None) -> MetricResult:
-        """The result from ``total``/``count``: per-video means and their mean."""
-        value = mean_over_videos(self.total, self.count)
+        """The result from ``total``/``count``: per-video means and the dataset value (by convention)."""
+        value = dataset_mean(self.total, self.count, self.convention)
         return MetricResult(self.name, value, frame_means(self.total, self.count),
                             na_reason=None if value is not None else reason_if_empty, extra=extra or {})
 
     def compute(self) -> MetricResult:
         if self.na_reason is not None and not self.total:
             return MetricResult(self.name, None, na_reason=self.na_reason)
-        return self.averaged("no frames were scored",
-                             {"videos": float(len(self.total)), "frames": float(sum(self.count.values()))})
+        extra = {"videos": float(len(self.total)), "frames": float(sum(self.count.values()))}
+        unscored = sum(self.unscored.values())
+        reason = "no frames were scored"
+        if unscored:
+            extra["unscored_frames"] = float(unscored)
+            reason += f" ({unscored} frame(s) without a finite score: {self.unscored_why})"
+        return self.averaged(reason, extra)
 
 
 def check_pair(generated: torch.Tensor, target: torch.Tensor | None) -> None:

@@ -2,10 +2,12 @@
 
 Each generated frame's embedding is compared with a reference embedding: the source image's
 when the metric's target is ``source`` (animation, as the paper measures CSIM), else the
-corresponding driving frame's (target ``driving``: FOMM's AED). CSIM is the cosine similarity
-(higher is better), AED the Euclidean distance of the unit-norm embeddings (lower is better).
-Frames without a detected face on either side are not scored; their share is
-``extra['missed_rate']``. Per video: mean over frames; dataset: mean over videos.
+corresponding driving frame's (target ``driving``: FOMM's reconstruction AED). CSIM is the cosine
+similarity (higher is better); AED is pose-evaluation's ``cmp.py`` term, the squared Euclidean
+distance of the two embeddings (lower is better): unit-norm face embeddings (as OpenFace's),
+the raw 2048-d ``ft_net`` feature for bodies. Frames without a detected face on either side are
+not scored; their share is ``extra['missed_rate']``. Dataset values follow the run's convention
+(frames pooled, or the mean of per-video means).
 """
 from __future__ import annotations
 
@@ -17,26 +19,31 @@ import torch
 from bench.metrics import weights
 from bench.metrics.base import Backend, Metric, MetricInfo, MetricResult, TaskUse
 from bench.metrics.embeddings import Embedder, Embedding, build_embedder
-from bench.metrics.frame_average import check_pair, frame_means, mean_over_videos, to_uint8_images
+from bench.metrics.frame_average import check_pair, dataset_mean, frame_means, to_uint8_images
+from bench.metrics.pose_evaluation import aed_term
 
 
 #: identity backends shared by CSIM and AED
 IDENTITY_BACKENDS = (
     Backend("arcface", ("face",), (weights.ARCFACE, weights.ARCFACE_DETECTOR),
-            "insightface ArcFace w600k_r50 (buffalo_l) on SCRFD-detected, aligned faces"),
+            "insightface ArcFace w600k_r50 (buffalo_l) on SCRFD-detected, aligned faces, unit norm (substitute "
+            "for pose-evaluation's OpenFace, whose weights are not public)"),
     Backend("dlib", ("face",), (weights.DLIB_LANDMARKS_5, weights.DLIB_FACE_EMBEDDING),
-            "dlib face recognition ResNet (offline substitute)"),
-    Backend("osnet", ("body",), (weights.OSNET,), "torchreid OSNet x1.0 on the whole frame"),
+            "dlib face recognition ResNet, unit norm (offline substitute)"),
+    Backend("reid-resnet50", ("body",), (weights.REID_BODY,),
+            "pose-evaluation's extract_body_id: Person_reID_baseline ft_net ResNet-50 on the whole frame "
+            "(288 x 144 bicubic, train-mode BatchNorm), raw 2048-d feature (bench.metrics.reid)"),
+    Backend("osnet", ("body",), (weights.OSNET,), "torchreid OSNet x1.0 on the whole frame, unit norm"),
 )
 
 
 class IdentityMetric(Metric):
     """Shared accumulation of CSIM and AED; subclasses define :meth:`score`."""
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", backend: str = "arcface",
-                 weights_dir: str | Path | None = None, allow_download: bool = False,
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm",
+                 backend: str = "arcface", weights_dir: str | Path | None = None, allow_download: bool = False,
                  embedder: Embedder | None = None) -> None:
-        super().__init__(device, target)
+        super().__init__(device, target, convention)
         self.backend = backend
         self.embedder = embedder or build_embedder(backend, str(self.device),
                                                    None if weights_dir is None else str(weights_dir), allow_download)
@@ -73,7 +80,7 @@ class IdentityMetric(Metric):
         frames = sum(self.frames.values())
         extra = {"missed_rate": sum(self.missed.values()) / frames if frames else float("nan"),
                  "scored_frames": float(sum(self.count.values()))}
-        value = mean_over_videos(self.total, self.count)
+        value = dataset_mean(self.total, self.count, self.convention)
         reason = None if value is not None else f"no frame with a detected identity on both sides ({self.backend})"
         return MetricResult(self.name, value, frame_means(self.total, self.count), na_reason=reason, extra=extra)
 
@@ -89,17 +96,20 @@ class CSIM(IdentityMetric):
 
     @staticmethod
     def score(generated: np.ndarray, reference: np.ndarray) -> float:
-        return float(np.dot(generated, reference))
+        g, r = np.asarray(generated, np.float64).ravel(), np.asarray(reference, np.float64).ravel()
+        return float(np.dot(g, r) / max(np.linalg.norm(g) * np.linalg.norm(r), 1e-300))
 
 
 class AED(IdentityMetric):
-    """Average Euclidean distance of unit-norm identity embeddings (lower is better)."""
+    """Average (squared) Euclidean distance of identity embeddings, pose-evaluation's cmp.py (lower is better)."""
 
     info = MetricInfo(
         "aed", "AED", higher_is_better=False, decimals=3, domains=("face", "body"),
-        tasks={"animation": TaskUse("source", default=False)}, backends=IDENTITY_BACKENDS,
-        reference="FOMM's average Euclidean distance of identity embeddings (AliaksandrSiarohin/pose-evaluation)")
+        tasks={"reconstruction": TaskUse("driving", default=False), "animation": TaskUse("source", default=False)},
+        backends=IDENTITY_BACKENDS,
+        reference="AliaksandrSiarohin/pose-evaluation cmp.py: sum |e(generated) - e(ground truth)|^2 per frame "
+                  "(the squared L2 distance), pooled over frames")
 
     @staticmethod
     def score(generated: np.ndarray, reference: np.ndarray) -> float:
-        return float(np.linalg.norm(generated - reference))
+        return aed_term(reference, generated)

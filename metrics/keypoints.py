@@ -1,8 +1,10 @@
-"""Keypoint detectors for AKD: dlib 68-point, face-alignment 2D FAN (faces), Keypoint R-CNN (bodies).
+"""Keypoint detectors for AKD: dlib 68-point, face-alignment 2D FAN (faces), OpenPose (pose-evaluation's
+body joints, :mod:`bench.metrics.openpose`) and Keypoint R-CNN (bodies).
 
 A detector maps ``B x H x W x 3`` uint8 RGB images to one entry per image: ``None`` when no
 face / person is found, else ``(points K x 2 in pixels (x, y), visible K bool)``. With several
-faces or people the largest (faces) or most confident (people) one is used.
+faces: FAN takes the first (as pose-evaluation does), dlib the largest; Keypoint R-CNN the most
+confident person; OpenPose fills each joint type as pose-evaluation's extract.py does.
 """
 from __future__ import annotations
 
@@ -56,7 +58,8 @@ class DlibLandmarks:
 
 
 class FanLandmarks:
-    """face-alignment's 2D FAN with its S3FD detector (the detector FOMM's AKD used)."""
+    """face-alignment's 2D FAN with its S3FD detector, as pose-evaluation's ``extract_face_pose``:
+    ``get_landmarks`` on the RGB frame at its size, the 68 landmarks of the first detected face."""
 
     num_keypoints = 68
 
@@ -76,11 +79,11 @@ class FanLandmarks:
     def __call__(self, images: np.ndarray) -> list[Detection]:
         out: list[Detection] = []
         for image in images:
-            landmarks, _, boxes = self.model.get_landmarks_from_image(image, return_bboxes=True)
+            landmarks = self.model.get_landmarks_from_image(image)
             if not landmarks:
                 out.append(None)
                 continue
-            points = np.asarray(landmarks[_largest([tuple(b[:4]) for b in boxes])][:, :2], dtype=np.float64)
+            points = np.asarray(landmarks[0][:, :2], dtype=np.float32)  # face-alignment's float32, first face
             out.append((points, np.ones(len(points), bool)))
         return out
 
@@ -126,11 +129,15 @@ class KeypointRCNN:
 
 def build_detector(backend: str, device: torch.device | str = "cpu", weights_dir: str | Path | None = None,
                    allow_download: bool = False) -> KeypointDetector:
-    """The keypoint detector named ``backend`` ('dlib', 'fan' or 'keypointrcnn')."""
+    """The keypoint detector named ``backend`` ('dlib', 'fan', 'openpose' or 'keypointrcnn')."""
+    if backend == "openpose":
+        from bench.metrics.openpose import OpenPoseBody
+
+        return OpenPoseBody(device, weights_dir, allow_download)
     if backend == "dlib":
         return DlibLandmarks(weights_dir)
     if backend == "fan":
         return FanLandmarks(device, weights_dir, allow_download)
     if backend == "keypointrcnn":
         return KeypointRCNN(device, weights_dir, allow_download)
-    raise UserError(f"unknown keypoint backend {backend!r}; choose from: dlib, fan, keypointrcnn")
+    raise UserError(f"unknown keypoint backend {backend!r}; choose from: dlib, fan, openpose, keypointrcnn")

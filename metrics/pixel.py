@@ -6,9 +6,6 @@ import torch
 from bench.metrics.base import MetricInfo, TaskUse
 from bench.metrics.frame_average import FrameAverageMetric
 
-#: floor of the per-frame MSE, so that identical frames give a finite 100 dB instead of inf
-MSE_FLOOR = 1e-10
-
 
 def l1_per_frame(generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference over pixels and channels, one value per frame."""
@@ -16,8 +13,9 @@ def l1_per_frame(generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 
 
 def psnr_per_frame(generated: torch.Tensor, real: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """``10 log10(range^2 / MSE)`` per frame; the MSE is floored at :data:`MSE_FLOOR` (100 dB cap)."""
-    mse = (generated - real).pow(2).flatten(1).mean(dim=1).clamp_min(MSE_FLOOR)
+    """``10 log10(range^2 / MSE)`` per frame, in float64; ``inf`` for a frame identical to its target
+    (scikit-image's ``peak_signal_noise_ratio`` does the same; such frames are left unscored)."""
+    mse = (generated.double() - real.double()).pow(2).flatten(1).mean(dim=1)
     return 10.0 * torch.log10(data_range**2 / mse)
 
 
@@ -39,7 +37,9 @@ class PSNR(FrameAverageMetric):
     info = MetricInfo(
         "psnr", "PSNR", higher_is_better=True, unit="dB", decimals=2, tasks={"reconstruction": TaskUse("driving")},
         reference="10 log10(1 / MSE) per frame of frames in [0, 1] (scikit-image peak_signal_noise_ratio, "
-                  "data_range=1), MSE floored at 1e-10 (at most 100 dB)")
+                  "data_range=1); a frame identical to its target (infinite PSNR) is not scored and is "
+                  "counted in unscored_frames")
+    unscored_why = "identical to its target (infinite PSNR)"
 
     def frame_scores(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         return psnr_per_frame(generated, real)

@@ -3,11 +3,12 @@
 ``per_video.csv``: one row per video (column ``video``), one column per metric (empty where
 a metric has no value for that video). ``summary.json``::
 
-    {"means": {metric: dataset value or null},      # mean over videos (FID: pooled frames)
+    {"means": {metric: dataset value or null},      # by the convention below (FID: one distance)
      "na_reasons": {metric: why it is null},
      "counts": {"videos": n, "per_metric": {metric: videos scored}, "skipped": n},
      "extra": {metric: {name: number}},             # e.g. AKD missed_rate
      "skipped": {video: reason},
+     "convention": {"name": ..., "definition": ...},  # how frame-wise values were averaged
      "run": {...}}                                   # bench run: settings, method config and hashes,
                                                     # task, metrics, package versions, git revision
 """
@@ -19,7 +20,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
-from bench.metrics.base import MetricResult
+from bench.metrics.base import CONVENTIONS, DEFAULT_CONVENTION, MetricResult
 
 PER_VIDEO = "per_video.csv"
 SUMMARY = "summary.json"
@@ -30,7 +31,7 @@ def _number(value: float | None) -> float | None:
 
 
 def summary_dict(results: Mapping[str, MetricResult], skipped: Mapping[str, str] | None = None,
-                 run: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 run: Mapping[str, Any] | None = None, convention: str = DEFAULT_CONVENTION) -> dict[str, Any]:
     """The summary.json content for ``results`` (keyed by metric name) and the ``run`` record."""
     skipped = dict(skipped or {})
     videos = sorted({v for r in results.values() for v in r.per_video})
@@ -41,14 +42,15 @@ def summary_dict(results: Mapping[str, MetricResult], skipped: Mapping[str, str]
                    "skipped": len(skipped)},
         "extra": {name: {k: _number(v) for k, v in r.extra.items()} for name, r in results.items() if r.extra},
         "skipped": skipped,
+        "convention": {"name": convention, "definition": CONVENTIONS[convention]},
     }
     if run is not None:
         out["run"] = dict(run)
     return out
 
 
-def write_results(out_dir: str | Path, results: Mapping[str, MetricResult],
-                  skipped: Mapping[str, str] | None = None, run: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+def write_results(out_dir: str | Path, results: Mapping[str, MetricResult], skipped: Mapping[str, str] | None = None,
+                  run: Mapping[str, Any] | None = None, convention: str = DEFAULT_CONVENTION) -> tuple[Path, Path]:
     """Write ``per_video.csv`` and ``summary.json`` into ``out_dir`` (atomically); returns both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,7 +66,7 @@ def write_results(out_dir: str | Path, results: Mapping[str, MetricResult],
             writer.writerow([video, *("" if x is None else repr(float(x)) for x in row)])
     tmp.replace(csv_path)
     tmp = json_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary_dict(results, skipped, run), indent=2, sort_keys=False, default=str) + "\n")
+    tmp.write_text(json.dumps(summary_dict(results, skipped, run, convention), indent=2, sort_keys=False, default=str) + "\n")
     tmp.replace(json_path)
     return csv_path, json_path
 

@@ -12,7 +12,8 @@ import pandas as pd
 
 from bench import tracking
 
-TAG_COLUMNS = ("kind", "method", "dataset", "train_dataset", "task", "variant", "num_refs", "seed", "status", "run_key")
+TAG_COLUMNS = ("kind", "method", "dataset", "train_dataset", "task", "variant", "num_refs", "seed", "convention",
+               "status", "run_key")
 #: identity of a cell of the benchmark (the regression gate keys its baseline on it)
 RUN_KEY = ("method", "dataset", "task", "variant")
 DEFAULT_VARIANTS = ("default", "full")

@@ -124,12 +124,74 @@ def test_metrics_list_shows_the_declared_facts_and_weight_status(tmp_path, capsy
         info = METRICS.get(name).info
         assert info.label in rows[name] and f" {info.direction} " in rows[name]
         assert f"  {name}: {info.reference}" in out
-    assert "fan (default: face)" in rows["akd"] and "keypointrcnn (default: body)" in out
+    assert "fan (default: face)" in rows["akd"] and "openpose (default: body)" in out
+    assert "reid-resnet50 (default: body)" in out
     assert "inception" in rows["fid"] and rows["fid"].rstrip().endswith("present")
-    assert "none needed" in rows["l1"] and "vs source image, on request" in rows["aed"]
+    assert "none needed" in rows["l1"] and "animation (vs source image, on request)" in rows["aed"]
 
 
 def test_perf_metrics_prints_throughput_and_ratio(capsys):
     assert main(["perf", "metrics", "--metrics", "l1,ssim", "--frames", "2"]) == 0
     out = capsys.readouterr().out
     assert "frames/s" in out and "speed-up" in out and "ms_ssim" in out
+
+
+def test_animation_fid_of_bench_evaluate_with_sources_equals_bench_run(tmp_path, monkeypatch):
+    """The same copy-source animations scored by bench run and, written as FOMM png strips with a
+    sources CSV, by bench evaluate: the same FID (real set: each distinct source image once)."""
+    from bench.datasets import get_dataset, resolve_root
+    from bench.datasets.video_io import read_frames, read_video
+    from bench.runner import RunSettings, run
+    from bench.runner.plan import task_items
+    from tests.run_support import use_cheap_inception
+
+    use_cheap_inception(monkeypatch)
+    settings = RunSettings(method="copy-source", dataset="synthetic", task="animation", num_pairs=12,
+                           metrics=["fid"], refs=0, out=str(tmp_path / "run"), track=False)
+    spec = get_dataset("synthetic")
+    items = task_items(settings, spec, resolve_root(spec), "animation")
+    by_driving = {item.driving.name: item for item in items}  # evaluate pairs outputs with real videos by name
+    chosen = list(by_driving.values())[:4]
+    settings.pairs = str(tmp_path / "pairs.csv")
+    with open(settings.pairs, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["distance", "source", "driving", "frame"])
+        writer.writerows([0, i.source.name, i.driving.name, 0] for i in chosen)
+    (report,) = run(settings)
+
+    generated, real_test = tmp_path / "generated", tmp_path / "real" / "test"
+    generated.mkdir()
+    real_test.mkdir(parents=True)
+    rows = []
+    for item in chosen:
+        source = read_frames(item.source.path, [0], spec.frame_size)[0]
+        driving = read_video(item.driving.path, spec.frame_size)
+        Image.fromarray(np.concatenate([source] * len(driving), axis=1)).save(generated / f"{item.driving.name}.png")
+        Image.fromarray(source).save(tmp_path / f"{item.source.name}.png")
+        shutil.copytree(item.driving.path, real_test / item.driving.name)
+        rows.append([f"{item.driving.name}.png", str(tmp_path / f"{item.source.name}.png")])
+    with open(tmp_path / "sources.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["generated", "source_image"], *rows])
+    assert main(["evaluate", "--real", str(tmp_path / "real"), "--generated", str(generated), "--metrics", "fid",
+                 "--sources", str(tmp_path / "sources.csv"), "--out", str(tmp_path / "eval")]) == 0
+    evaluated = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    assert evaluated["extra"]["fid"]["real_frames"] == len({i.source.name for i in chosen}) < len(chosen)
+    assert evaluated["means"]["fid"] == pytest.approx(report.results["fid"].value, rel=1e-6)
+
+
+@pytest.mark.parametrize("case", ["strip", "strip_rgba", "strip_nonsquare_shape_WH"])
+def test_generated_strips_are_split_as_frames2array_splits_them(case):
+    """pose-evaluation's frames2array outputs (../shared fixtures) on FOMM-format png strips."""
+    from bench.metrics.evaluation import read_generated
+
+    fixtures = REAL.parent.parent / "reference" / "pose-evaluation"
+    if not fixtures.is_dir():
+        pytest.skip(f"pose-evaluation fixtures not found at {fixtures}")
+    calls = {c["case"]: c["call"] for c in json.loads((fixtures / "frames2array_cases.json").read_text())["cases"]}
+    call = calls[case]
+    width, height = call["image_shape"]
+    with np.load(fixtures / "frames2array_cases.npz") as data:
+        expected = data[f"{case}::output"]
+    got = read_generated(fixtures / call["file"], (height, width))
+    # frames2array then crops every frame to width image_shape[1]; with square frames that is a no-op
+    assert np.array_equal(got[:, :, :height], expected) and got.shape[2] == width

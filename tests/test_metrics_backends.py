@@ -19,13 +19,16 @@ def no_caches(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name,domain,filename", [
     ("akd", "face", "2DFAN4-11f355bf06.pth.tar"),
-    ("akd", "body", "keypointrcnn_resnet50_fpn_coco-fc266e95.pth"),
+    ("akd", "body", "pose_model.pth"),  # body default: pose-evaluation's OpenPose
+    ("akd", "body:keypointrcnn", "keypointrcnn_resnet50_fpn_coco-fc266e95.pth"),
     ("csim", "face", "w600k_r50.onnx"),
-    ("aed", "body", "osnet_x1_0_msmt17.pth"),
+    ("aed", "body", "reid_model.pth"),  # body default: pose-evaluation's ReID ResNet-50
+    ("aed", "body:osnet", "osnet_x1_0_msmt17.pth"),
 ])
 def test_missing_weights_raise_with_file_and_place(no_caches, name, domain, filename):
+    domain, _, backend = domain.partition(":")
     with pytest.raises(MissingWeightsError, match=filename) as info:
-        build_metric(name, domain, weights_dir=no_caches / "mine")
+        build_metric(name, domain, weights_dir=no_caches / "mine", backend=backend or None)
     assert "mine" in str(info.value)  # the --weights-dir is named as a place to put it
 
 

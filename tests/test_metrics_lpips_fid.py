@@ -133,6 +133,13 @@ def test_fid_missing_inception_weights(empty_hub):
         build_metric("fid")
 
 
-def test_frechet_stats_need_two_vectors():
+def test_one_vector_is_a_point_mass_and_none_is_an_error():
     with pytest.raises(ValueError):
-        FrechetStats.from_features(np.zeros((1, 4)))
+        FrechetStats.from_features(np.zeros((0, 4)))
+    point = FrechetStats.from_features(np.array([[1.0, 2.0, 3.0]]))
+    assert point.count == 1 and not point.sigma.any() and point.mu.tolist() == [1.0, 2.0, 3.0]
+    # Frechet distance to a point mass: |mu - x|^2 + Tr(S)
+    features = np.random.default_rng(0).normal(size=(50, 3))
+    stats = FrechetStats.from_features(features)
+    expected = float(((stats.mu - point.mu) ** 2).sum() + np.trace(stats.sigma))
+    assert frechet_distance(stats.mu, stats.sigma, point.mu, point.sigma) == pytest.approx(expected, rel=1e-9)

@@ -69,12 +69,27 @@ def test_pixel_known_answers():
     assert psnr_per_frame(generated, real).tolist() == pytest.approx([20.0, 20.0], abs=1e-4)  # 10 log10(1 / 0.01)
 
 
-@pytest.mark.parametrize("name,perfect", [("l1", 0.0), ("psnr", 100.0), ("ssim", 1.0), ("ms_ssim", 1.0)])
+@pytest.mark.parametrize("name,perfect", [("l1", 0.0), ("ssim", 1.0), ("ms_ssim", 1.0)])
 def test_video_against_itself(name, perfect):
     a, _ = _real_frames(3)
     metric = build_metric(name)
     metric.update(_tensor(a), _tensor(a), video="v")
     assert metric.compute().value == pytest.approx(perfect, abs=1e-6)
+
+
+def test_psnr_leaves_identical_frames_unscored_and_says_so():
+    a, b = _real_frames(3)
+    metric = build_metric("psnr")
+    metric.update(_tensor(a), _tensor(a), video="same")
+    result = metric.compute()
+    assert result.value is None and result.extra["unscored_frames"] == 3
+    assert "3 frame(s) without a finite score: identical to its target (infinite PSNR)" in result.na_reason
+    metric.update(_tensor(b), _tensor(a), video="other")  # no cap: the mean is that of the finite frames only
+    from skimage.metrics import peak_signal_noise_ratio
+
+    expected = np.mean([peak_signal_noise_ratio(x.astype(np.float64) / 255, y.astype(np.float64) / 255,
+                                                data_range=1.0) for x, y in zip(a, b)])
+    assert metric.compute().value == pytest.approx(expected, abs=1e-5)  # float32 frames vs float64
 
 
 @pytest.mark.parametrize("name", ["l1", "psnr", "ssim", "ms_ssim"])
@@ -92,11 +107,13 @@ def test_more_noise_scores_worse(name):
     assert values == sorted(values, reverse=higher) and len(set(values)) == 3
 
 
-def test_dataset_value_is_mean_over_videos_not_frames():
-    metric = build_metric("l1")
+@pytest.mark.parametrize("convention,expected", [("fomm", 0.25), ("video-mean", 0.2)])
+def test_dataset_value_follows_the_convention(convention, expected):
+    metric = build_metric("l1", convention=convention)
     real = torch.zeros(3, 3, 4, 4)
     metric.update(torch.full_like(real, 0.3), real, video="long")  # 3 frames at 0.3
     metric.update(torch.full_like(real[:1], 0.1), real[:1], video="short")  # 1 frame at 0.1
     result = metric.compute()
     assert result.per_video == pytest.approx({"long": 0.3, "short": 0.1})
-    assert result.value == pytest.approx(0.2)  # frame mean would be 0.25
+    # fomm: every frame pooled (FOMM's reconstruction.py: np.mean over all frames) = 0.25; video-mean: 0.2
+    assert result.value == pytest.approx(expected, abs=1e-7)  # float32 frames

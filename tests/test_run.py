@@ -68,14 +68,31 @@ def test_cli_reconstruction_matches_independent_l1_and_best_of_refs(tmp_path, ca
     assert "mlflow run" in capsys.readouterr().out
 
 
-def test_psnr_and_per_video_values_follow_the_frame_then_video_mean(tmp_path):
+def test_copy_source_psnr_scores_every_frame_but_the_identical_source_frame(tmp_path):
     (report,) = run_quick(tmp_path, refs=0)
+    pooled = []
     for video in synthetic_videos(3):
         frames = frames01(video.path)
         mse = np.array([((frames[0] - f) ** 2).mean() for f in frames])
-        psnr = np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-10)))
-        assert report.results["psnr"].per_video[video.name] == pytest.approx(psnr, rel=1e-5)
+        assert mse[0] == 0 and (mse[1:] > 0).all()  # frame 0 is the source itself: infinite PSNR, not scored
+        psnr = 10 * np.log10(1.0 / mse[1:])
+        pooled += list(psnr)
+        assert report.results["psnr"].per_video[video.name] == pytest.approx(np.mean(psnr), rel=1e-5)
+    assert report.results["psnr"].value == pytest.approx(np.mean(pooled), rel=1e-5)
+    assert report.results["psnr"].extra["unscored_frames"] == 3  # one per video, no 100 dB cap
+    l1 = [float(np.abs(frames01(v.path)[0] - f).mean()) for v in synthetic_videos(3) for f in frames01(v.path)]
+    assert report.results["l1"].value == pytest.approx(np.mean(l1), abs=1e-6)  # frame 0 scored (0 for copy-source)
     assert report.results["l1_best"].na_reason == "best-of-references: no reference frames (--refs 0)"
+
+
+def test_video_mean_convention_is_recorded_and_averages_per_video(tmp_path):
+    (pooled,) = run_quick(tmp_path / "fomm", refs=0)
+    (per_video,) = run_quick(tmp_path / "video", refs=0, convention="video-mean")
+    assert per_video.results["l1"].per_video == pooled.results["l1"].per_video
+    assert per_video.results["l1"].value == pytest.approx(np.mean(list(pooled.results["l1"].per_video.values())))
+    assert summary(tmp_path / "video")["convention"]["name"] == "video-mean"
+    assert summary(tmp_path / "fomm")["convention"]["name"] == "fomm"
+    assert summary(tmp_path / "video")["run"]["convention"] == "video-mean"
 
 
 class _Recorder(Metric):
@@ -262,12 +279,32 @@ def test_reconstruction_fid_reuses_cached_real_statistics(tmp_path, monkeypatch)
     assert second.results["fid"].value == first.results["fid"].value
 
 
-def test_animation_fid_against_the_source_and_best_of_references_by_fid(tmp_path, monkeypatch):
-    use_cheap_inception(monkeypatch)
-    settings = RunSettings(method="copy-source", dataset="synthetic", task="animation", max_videos=2,
+def test_animation_fid_against_each_distinct_source_once_and_best_of_references_by_fid(tmp_path, monkeypatch):
+    from scipy import linalg
+
+    from bench.datasets import get_dataset, resolve_root
+    from bench.datasets.video_io import read_frames, to_tensor
+    from bench.runner.plan import task_items
+
+    net = use_cheap_inception(monkeypatch)
+    settings = RunSettings(method="copy-source", dataset="synthetic", task="animation", max_videos=3,
                            metrics=["fid"], refs=2, out=str(tmp_path), track=False)
     (report,) = run(settings)
-    assert report.results["fid"].value == pytest.approx(0.0, abs=1e-9)  # output == source image
+    spec = get_dataset("synthetic")
+    items = task_items(settings, spec, resolve_root(spec), "animation")
+    features = {}
+    with torch.no_grad():
+        for item in items:  # copy-source's output is its source image, on every driving frame
+            source = to_tensor(read_frames(item.source.path, [0], (64, 64)))
+            features[item.source.name] = net(source)[0].flatten(1).double().numpy()[0]
+    generated = np.stack([features[i.source.name] for i in items for _ in range(len(frames01(i.driving.path)))])
+    real = np.stack(list(features.values()))  # one real image per distinct source
+    mu1, mu2 = generated.mean(0), real.mean(0)
+    s1, s2 = np.cov(generated, rowvar=False), np.cov(real, rowvar=False)
+    expected = float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real))
+    result = report.results["fid"]
+    assert result.extra["real_frames"] == len(features) < len(items) + 1 and result.extra["generated_frames"] == len(generated)
+    assert result.value == pytest.approx(expected, rel=1e-4, abs=1e-6)
     assert report.results["fid_best"].value > 1e-6  # candidates use a reference frame as the source
 
 
@@ -278,7 +315,7 @@ def test_official_fomm_checkpoint(tmp_path, shared_dir):
     torch.save({**fixture["state_dict"], "epoch": 99}, checkpoint)
     (tmp_path / "fomm.yaml").write_text(yaml.safe_dump({"model_params": fixture["model_params"]}))
     out = tmp_path / "out"
-    assert main(["run", "--method", "fomm", "--official", "--checkpoint", str(checkpoint), "--config",
+    assert main(["run", "--method", "fomm", "--official", "fomm", "--checkpoint", str(checkpoint), "--config",
                  str(tmp_path / "fomm.yaml"), "--dataset", "synthetic", "--task", "reconstruction", "--max-videos",
                  "1", "--refs", "0", "--metrics", "l1", "--no-track", "--out", str(out)]) == 0
     model = from_official("fomm", fixture["model_params"], fixture["state_dict"])
@@ -299,6 +336,8 @@ def test_official_flag_is_checked_against_the_method_and_the_file(tmp_path, caps
     assert "has no official checkpoint format (methods with one: fomm, mraa" in capsys.readouterr().err
     assert main(["run", "--method", "fomm", "--official", "--checkpoint", str(ours), *common]) == 2
     assert "is a motionbench checkpoint, not an official one: drop --official" in capsys.readouterr().err
+    assert main(["run", "--method", "fomm", "--official", "mraa", "--checkpoint", str(ours), *common]) == 2
+    assert "--official mraa does not name --method fomm" in capsys.readouterr().err
 
 
 def test_config_a_method_rejects_is_a_user_error(capsys):

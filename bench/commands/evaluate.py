@@ -6,6 +6,7 @@ import sys
 
 from bench.commands._common import add_verb
 from bench.errors import UserError
+from bench.metrics.base import CONVENTIONS, DEFAULT_CONVENTION
 
 DEFAULT_METRICS = "l1,psnr,ssim,ms_ssim,lpips,fid"
 
@@ -29,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "every metric compares with the real frames")
     parser.add_argument("--backend", action="append", default=[], metavar="METRIC=NAME",
                         help="backend of a metric, e.g. akd=dlib or csim=dlib (repeatable)")
+    parser.add_argument("--convention", default=DEFAULT_CONVENTION, choices=tuple(CONVENTIONS),
+                        help="fomm: frame-wise metrics pooled over every frame of every video (FOMM, "
+                             "pose-evaluation; default); video-mean: mean of per-video means")
     parser.add_argument("--weights-dir", metavar="DIR", help="folder searched first for pretrained weight files")
     parser.add_argument("--allow-download", action="store_true", help="download missing public weights into the caches")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
@@ -38,14 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _backends(items: list[str], metrics: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        metric, sep, name = item.partition("=")
-        if not sep or not name:
-            raise UserError(f"--backend expects METRIC=NAME, got '{item}'")
-        if metric.strip() not in metrics:
-            raise UserError(f"--backend {item}: '{metric.strip()}' is not among --metrics {','.join(metrics)}")
-        out[metric.strip()] = name.strip()
+    from bench.runner.settings import parse_assignments
+
+    out = parse_assignments(items, "--backend", "METRIC=NAME")
+    stray = [m for m in out if m not in metrics]
+    if stray:
+        raise UserError(f"--backend {stray[0]}=...: '{stray[0]}' is not among --metrics {','.join(metrics)}")
     return out
 
 
@@ -65,10 +67,11 @@ def run(args: argparse.Namespace) -> int:
     # for the animation task (the source image for FID / CSIM / AED), as bench run does
     targets = {name: metric_info(name).target("animation") if sources else "driving" for name in names}
     metrics = {name: build_metric(name, args.domain, device, weights_dir=args.weights_dir, backend=backends.get(name),
-                                  allow_download=args.allow_download, target=targets[name]) for name in names}
+                                  allow_download=args.allow_download, target=targets[name],
+                                  convention=args.convention) for name in names}
     evaluation = evaluate_folders(args.real, args.generated, metrics, sources, args.batch_size,
                                   progress=lambda video: print(f"scored {video}", file=sys.stderr))
-    csv_path, json_path = write_results(args.out, evaluation.results, evaluation.skipped)
+    csv_path, json_path = write_results(args.out, evaluation.results, evaluation.skipped, convention=args.convention)
     for name, result in evaluation.results.items():
         shown = f"{result.value:.4f}" if result.available else f"N/A ({result.na_reason})"
         print(f"{name:8s} {shown}")

@@ -124,7 +124,7 @@ def run_task(plan: RunPlan, task: TaskPlan) -> TaskReport:
             if fid is not None and reference is None and not skipped:
                 real_stats.save_from_states(fid, [r["states"]["fid"] for r in records.values()],
                                             plan.spec, plan.root, task.items)
-            write_results(task.out_dir, results, skipped, run=task.params)
+            write_results(task.out_dir, results, skipped, run=task.params, convention=plan.settings.convention)
             if mlflow is not None:
                 log_results(mlflow, report)
                 mlflow.set_tag(f"{tracking.TAG_PREFIX}status", "complete")

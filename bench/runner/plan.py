@@ -100,7 +100,7 @@ def task_run_key(settings: RunSettings, method: MethodPlan, task: str, metrics: 
         method=settings.method, dataset=settings.dataset, task=task, variant=settings.variant,
         num_refs=protocol_refs(settings, method), seed=settings.seed, config_hash=method.config_hash,
         checkpoint=method.checkpoint_sha256, train_dataset=method.train_dataset, metrics=metrics,
-        max_videos=settings.max_videos, num_pairs=settings.num_pairs if task == "animation" else None,
+        convention=settings.convention, backends=sorted(settings.backends), max_videos=settings.max_videos, num_pairs=settings.num_pairs if task == "animation" else None,
         pairs=pairs_sha256 if task == "animation" else None, best_of_refs=settings.best_of_refs)
 
 
@@ -155,10 +155,12 @@ def build_metrics(settings: RunSettings, spec: DatasetSpec, task: str, names: li
     (missing weights are fatal with ``--strict``)."""
     built: dict[str, Metric] = {}
     unavailable: dict[str, str] = {}
+    backends = settings.backend_choices()
     for name in names:
         try:
             metric = build_metric(name, spec.domain, device, weights_dir=settings.weights_dir,
-                                  target=metric_info(name).target(task), **options.get(name, {}))
+                                  backend=backends.get(name), target=metric_info(name).target(task),
+                                  convention=settings.convention, **options.get(name, {}))
         except MissingWeightsError as exc:
             if settings.strict:
                 raise
@@ -233,6 +235,11 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
     ctx = ctx or init_distributed(settings.device)
     method_plan = plan_method(settings)
     per_task = metrics_and_keys(settings, method_plan)
+    computed = {name for names, _ in per_task.values() for name in names}
+    stray = sorted(set(settings.backend_choices()) - computed)
+    if stray:
+        raise UserError(f"--backend {stray[0]}=...: '{stray[0]}' is not computed by this run "
+                        f"(its metrics: {', '.join(sorted(computed))})")
     if settings.out is None:
         keys = {task: key for task, (_, key) in per_task.items()}
         settings = dataclasses.replace(settings, out=str(default_out(settings, keys)))
@@ -253,6 +260,7 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
         plan.params = _task_params(settings, method_plan, task, refs, len(items), names, ctx)
         plan.tags = tracking.tags(kind="eval", method=settings.method, dataset=settings.dataset,
                                   train_dataset=method_plan.train_dataset, task=task, variant=settings.variant,
-                                  num_refs=refs, seed=settings.seed, run_key=key, status="running")
+                                  num_refs=refs, seed=settings.seed, convention=settings.convention, run_key=key,
+                                  status="running")
         tasks.append(plan)
     return RunPlan(settings, method_plan, method.to(ctx.device), spec, root, refs, ctx, tasks)

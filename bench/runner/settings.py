@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
+from bench.metrics.base import CONVENTIONS, DEFAULT_CONVENTION
 from bench.runner.protocol import TASKS
 
 DEFAULT_REFS = 3
@@ -24,16 +25,17 @@ DEFAULT_PAIRS = 200
 
 def option(default: Any = None, *, flag: str | None = None, help: str = "", metavar: str | None = None,
            sweep: str | None = "", choices: tuple[str, ...] | None = None, repeat: bool = False,
-           comma_list: bool = False, default_factory: Any = None) -> Any:
+           comma_list: bool = False, optional_value: bool = False, default_factory: Any = None) -> Any:
     """A settings field with its command-line declaration.
 
     ``flag``: the option (default ``--<field-name>`` with dashes; a ``--no-...`` flag for a
     field that defaults to True); ``sweep``: its key in sweep files (default the field name,
     None: not settable there); ``repeat``: the flag may be given several times (list field);
-    ``comma_list``: a list given as ``a,b,c``.
+    ``comma_list``: a list given as ``a,b,c``; ``optional_value``: a flag that may also carry a value
+    (which must then name the run's method).
     """
     metadata = {"flag": flag, "help": help, "metavar": metavar, "sweep": sweep, "choices": choices,
-                "repeat": repeat, "comma_list": comma_list}
+                "repeat": repeat, "comma_list": comma_list, "optional_value": optional_value}
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -47,8 +49,10 @@ class RunSettings:
     dataset: str = option(dataclasses.MISSING, help="dataset name (bench datasets list)", sweep=None)
     root: str | None = option(help="dataset root in FOMM layout (ROOT/test/<video>); synthetic is generated")
     checkpoint: str | None = option(help="weights: a motionbench checkpoint, or an official one with --official")
-    official: bool = option(False, help="--checkpoint is an official checkpoint of --method (FOMM/MRAA/... "
-                                        "repositories' .pth.tar); its model_params come from --config or the preset")
+    official: bool = option(False, metavar="METHOD", optional_value=True,
+                            help="--checkpoint is an official checkpoint of --method (the FOMM / MRAA "
+                                 "repositories' .pth.tar); its model_params come from --config or the preset. "
+                                 "A value, if given, must name --method (--official fomm)")
     trusted: bool = option(False, help="allow a full pickle load of the checkpoint (can run code: only for files "
                                        "you trust)")
     config: str | None = option(help="method YAML (its model_params); default configs/methods/<method>/<dataset>.yaml")
@@ -59,6 +63,14 @@ class RunSettings:
     seed: int = option(0, help="seed of reference frames and animation pairs")
     metrics: list[str] | None = option(comma_list=True, help="comma-separated subset, e.g. l1,ssim,psnr "
                                                              "(default: each task's default metrics)")
+    backends: list[str] = option(flag="--backend", metavar="METRIC=NAME", sweep="backend", repeat=True,
+                                 default_factory=list,
+                                 help="backend of a metric, e.g. --backend akd=dlib (repeatable; default: the "
+                                      "metric's default for the dataset's domain, see bench metrics list)")
+    convention: str = option(DEFAULT_CONVENTION, choices=tuple(CONVENTIONS),
+                             help="how frame-wise metrics become dataset values: fomm (every scored frame of "
+                                  "every video pooled, as FOMM and pose-evaluation; the published tables) or "
+                                  "video-mean (mean of per-video means)")
     strict: bool = option(False, help="missing metric weights are fatal instead of N/A")
     out: str | None = option(help="output folder (default runs/<dataset>/<method>-<variant>-<hash of the settings>)")
     save_videos: int = option(0, metavar="K", help="write K side-by-side videos (source | driving | generated)")
@@ -97,6 +109,27 @@ class RunSettings:
                 raise UserError(f"{name} must be >= 0, got {value}")
         if self.batch_size < 1 or self.num_pairs < 1 or self.save_videos < 0:
             raise UserError("--batch-size and --num-pairs must be >= 1, --save-videos >= 0")
+        if self.convention not in CONVENTIONS:
+            raise UserError(f"unknown --convention '{self.convention}'; choose from: {', '.join(CONVENTIONS)}")
+        self.backend_choices()
+
+    def backend_choices(self) -> dict[str, str]:
+        """``--backend METRIC=NAME`` options as ``{metric: backend}`` (malformed or repeated ones are errors)."""
+        return parse_assignments(self.backends, "--backend", "METRIC=NAME")
+
+
+def parse_assignments(items: list[str], flag: str, form: str) -> dict[str, str]:
+    """``['a=x', 'b=y']`` -> ``{'a': 'x', 'b': 'y'}``; one-line errors for malformed or repeated keys."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise UserError(f"{flag} expects {form}, got '{item}'")
+        if key in out:
+            raise UserError(f"{flag} names '{key}' twice")
+        out[key] = value
+    return out
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunSettings)}
@@ -125,7 +158,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in FIELDS.values():
         meta, flag = f.metadata, flag_of(f.name)
         kwargs: dict[str, Any] = {"dest": f.name, "help": meta["help"]}
-        if hints[f.name] is bool:
+        if meta["optional_value"]:
+            kwargs.update(nargs="?", const=True, default=f.default, metavar=meta["metavar"])
+        elif hints[f.name] is bool:
             kwargs["action"] = "store_false" if f.default else "store_true"
         elif meta["repeat"]:
             kwargs.update(action="append", default=[], metavar=meta["metavar"])
@@ -140,7 +175,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def from_namespace(args: argparse.Namespace) -> RunSettings:
-    return RunSettings(**{name: getattr(args, name) for name in FIELDS})
+    values = {name: getattr(args, name) for name in FIELDS}
+    for name, f in FIELDS.items():
+        given = values[name]
+        if f.metadata["optional_value"] and isinstance(given, str):
+            if given != values["method"]:
+                raise UserError(f"{flag_of(name)} {given} does not name --method {values['method']}")
+            values[name] = True
+    return RunSettings(**values)
 
 
 def from_mapping(values: dict[str, Any], where: str) -> RunSettings:
