@@ -4,7 +4,10 @@ Each YAML holds one table: ``table`` (its name), ``source``, ``labels`` (row lab
 uses), ``defaults`` (tag values shared by all rows) and ``rows``: tag values (method, dataset,
 task, train_dataset, variant, num_refs) and metric values, ``<metric>_best`` for the numbers in
 parentheses, ``null`` plus ``na: {metric: reason}`` where a metric does not apply.
-The frame has the columns of :func:`bench.reports.runs.load_runs` with ``origin = "reported"``.
+The frame has the columns of :func:`bench.reports.runs.load_runs` with ``origin = "reported"``,
+plus ``digits.<metric>`` (and ``digits.<metric>_best``): the decimals the paper printed, read
+from each number's YAML text (``0.070`` -> 3), so tables show the paper's digits, trailing zeros
+included. Values stay floats.
 """
 from __future__ import annotations
 
@@ -13,13 +16,62 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
-from bench.config import config_path, load_yaml
-from bench.errors import ConfigError
+from bench.config import config_path
+from bench.errors import ConfigError, UserError
 from bench.reports.runs import NA_PREFIX, runs_frame
 
 TABLES = ("table1", "generality", "ablation", "nviews")
 _ROW_TAGS = {"method", "dataset", "train_dataset", "task", "variant", "num_refs"}
+#: column prefix of the decimals printed for a metric (``digits.l1``, ``digits.l1_best``)
+DIGITS_PREFIX = "digits."
+
+
+class PrintedFloat(float):
+    """A float read from YAML that remembers how many decimals its source text printed."""
+
+    def __new__(cls, value: float, decimals: int | None) -> "PrintedFloat":
+        out = super().__new__(cls, value)
+        out.decimals = decimals
+        return out
+
+
+def printed_decimals(text: str) -> int | None:
+    """Decimals a YAML float scalar prints: ``0.070`` -> 3, ``6.1e-3`` -> 4; None for ``.inf``/``.nan``."""
+    mantissa, _, exponent = text.replace("_", "").lower().lstrip("+-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    if not (whole + fraction).isdigit():
+        return None
+    return max(0, len(fraction) - int(exponent or 0))
+
+
+class _PrintedLoader(yaml.SafeLoader):
+    """The safe loader, with floats as :class:`PrintedFloat`."""
+
+    def construct_printed_float(self, node: yaml.ScalarNode) -> PrintedFloat:
+        return PrintedFloat(self.construct_yaml_float(node), printed_decimals(node.value))
+
+
+_PrintedLoader.add_constructor("tag:yaml.org,2002:float", _PrintedLoader.construct_printed_float)
+
+
+def _load_printed(path: str | Path) -> dict[str, Any]:
+    """Like :func:`bench.config.load_yaml` (safe loader, errors name the file), floats keep their decimals."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"config file not found: {p}")
+    try:
+        data = yaml.load(p.read_text(), Loader=_PrintedLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"malformed YAML in {p}{where}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping, got {type(data).__name__}")
+    return data
 
 
 def published_path(table: str) -> Path:
@@ -40,6 +92,7 @@ def _row_record(table: str, defaults: dict[str, Any], row: dict[str, Any], where
             record[key] = float("nan")
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             record[key] = float(value)
+            record[DIGITS_PREFIX + key] = getattr(value, "decimals", None) if isinstance(value, float) else 0
         else:
             raise ConfigError(f"{where}: '{key}' must be a number or null, got {value!r}")
     for metric, reason in na.items():
@@ -53,14 +106,19 @@ def _row_record(table: str, defaults: dict[str, Any], row: dict[str, Any], where
 
 def load_table(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
     """One published table: its rows as a frame and its row labels."""
-    data = load_yaml(path)
+    data = _load_printed(path)
     table = data.get("table") or Path(path).stem
     defaults = data.get("defaults") or {}
     rows = data.get("rows")
     if not isinstance(rows, list) or not rows:
         raise ConfigError(f"{path}: 'rows' must be a non-empty list")
     records = [_row_record(table, defaults, row, f"{path} row {i + 1}") for i, row in enumerate(rows)]
-    return runs_frame(records), {str(k): str(v) for k, v in (data.get("labels") or {}).items()}
+    frame = runs_frame(records)
+    for column in [c for c in frame.columns if c.startswith(DIGITS_PREFIX)]:
+        # ints or None in an object column: not a numeric (metric) column for bench.reports.runs.metric_names
+        frame[column] = pd.Series([None if pd.isna(d) else int(d) for d in frame[column]], index=frame.index,
+                                  dtype=object)
+    return frame, {str(k): str(v) for k, v in (data.get("labels") or {}).items()}
 
 
 @lru_cache(maxsize=None)

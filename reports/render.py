@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import Callable
 
 import pandas as pd
@@ -38,6 +39,13 @@ def _arrow(metric: str, latex: bool) -> str:
     return "↑" if up else "↓"
 
 
+def number_text(metric: str, value: float | None, digits: int | None = None) -> str:
+    """``value`` with the decimals the paper printed (``digits``, reported cells), else the registry's."""
+    if value is None or digits is None or math.isnan(value):
+        return format_value(metric, value)
+    return f"{value:.{digits}f}"
+
+
 def _cell_text(row: Row, column: Column, bold: Callable[[str], str], missing: str) -> str:
     """``a`` or ``a/b`` for pairs, `` (best)`` when any best-of-references value exists."""
     cells: list[Cell] = [row.cells[(column.task, m)] for m in column.metrics]
@@ -45,11 +53,11 @@ def _cell_text(row: Row, column: Column, bold: Callable[[str], str], missing: st
         return missing
     parts = []
     for metric, cell in zip(column.metrics, cells):
-        text = format_value(metric, cell.value)
+        text = number_text(metric, cell.value, cell.digits)
         parts.append(bold(text) if cell.bold else text)
     text = "/".join(parts)
     if any(c.best is not None for c in cells):
-        text += " (" + "/".join(format_value(m, c.best) for m, c in zip(column.metrics, cells)) + ")"
+        text += " (" + "/".join(number_text(m, c.best, c.best_digits) for m, c in zip(column.metrics, cells)) + ")"
     return text
 
 
@@ -118,8 +126,14 @@ def to_markdown(table: Table) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_frame(table: Table) -> pd.DataFrame:
-    """Machine-readable view: one line per row with raw values, best-of-references and N/A reasons."""
+def to_frame(table: Table, printed: bool = False) -> pd.DataFrame:
+    """Machine-readable view: one line per row with raw values, best-of-references and N/A reasons.
+
+    With ``printed`` (the CSV), values of reported cells are the paper's printed text (``"0.070"``).
+    """
+    def value(number: float | None, digits: int | None) -> float | str | None:
+        return f"{number:.{digits}f}" if printed and number is not None and digits is not None else number
+
     records = []
     for group in table.groups:
         for row in group.rows:
@@ -129,8 +143,8 @@ def to_frame(table: Table) -> pd.DataFrame:
                 for metric in column.metrics:
                     cell = row.cells[(column.task, metric)]
                     name = f"{column.task}.{metric}"
-                    record[name] = cell.value
-                    record[f"{name}_best"] = cell.best
+                    record[name] = value(cell.value, cell.digits)
+                    record[f"{name}_best"] = value(cell.best, cell.best_digits)
                     record[f"{name}_na"] = cell.na if cell.value is None else None
             records.append(record)
     return pd.DataFrame.from_records(records)
@@ -138,7 +152,7 @@ def to_frame(table: Table) -> pd.DataFrame:
 
 def to_csv(table: Table) -> str:
     buffer = io.StringIO()
-    to_frame(table).to_csv(buffer, index=False)
+    to_frame(table, printed=True).to_csv(buffer, index=False)
     return buffer.getvalue()
 
 

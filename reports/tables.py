@@ -18,6 +18,7 @@ import pandas as pd
 
 from bench.errors import UserError
 from bench.reports.metric_info import info, is_better, known, label
+from bench.reports.published import DIGITS_PREFIX
 from bench.reports.runs import DEFAULT_VARIANTS, NA_PREFIX
 from bench.runner.protocol import PROTOCOL
 
@@ -56,12 +57,15 @@ FULL_COLUMNS = RECONSTRUCTION_COLUMNS + ANIMATION_COLUMNS
 
 @dataclass
 class Cell:
-    """Value of one metric in one row; ``na`` is the reason when not applicable."""
+    """Value of one metric in one row; ``na`` is the reason when not applicable. ``digits`` and
+    ``best_digits``: the decimals the paper printed (reported rows), None for the registry's."""
 
     value: float | None = None
     best: float | None = None
     na: str | None = None
     bold: bool = False
+    digits: int | None = None
+    best_digits: int | None = None
 
 
 @dataclass
@@ -265,7 +269,9 @@ def _cell(run: pd.Series | None, metric: str, task: str) -> Cell:
     na = None if _missing(na) else str(na)
     if value is None and na is None:
         na = f"{metric} not logged for {task}"
-    return Cell(value=value, best=best, na=na)
+    digits, best_digits = (run.get(DIGITS_PREFIX + name) for name in (metric, f"{metric}_best"))
+    return Cell(value=value, best=best, na=na, digits=None if _missing(digits) else int(digits),
+                best_digits=None if _missing(best_digits) else int(best_digits))
 
 
 def _rows(spec: TableSpec, frame: pd.DataFrame, origin: str, labels: dict[str, str], suffix: str) -> dict[tuple, list[Row]]:
@@ -367,4 +373,19 @@ def build_table(name: str, measured: pd.DataFrame | None, reported: pd.DataFrame
         _mark_best(mine or theirs, spec.columns)
         first = (mine or theirs)[0]
         groups.append(Group(spec.group_lines(first.keys), mine + theirs))
-    return Table(spec.name, spec.caption, spec.group_header, spec.row_header, spec.columns, groups)
+    caption = spec.caption + convention_note(spec.select(measured) if measured is not None and len(measured) else None)
+    return Table(spec.name, caption, spec.group_header, spec.row_header, spec.columns, groups)
+
+
+def convention_note(runs: pd.DataFrame | None) -> str:
+    """The caption sentence naming how the measured rows averaged frame-wise metrics (``mb.convention``)."""
+    from bench.metrics.base import CONVENTIONS
+
+    if runs is None or runs.empty or "convention" not in runs:
+        return ""
+    names = sorted({str(c) for c in runs["convention"].dropna()})
+    if len(names) == 1:
+        return f" Measured frame-wise metrics: {names[0]} convention, {CONVENTIONS.get(names[0], 'not recorded')}."
+    if names:
+        return f" Measured rows mix averaging conventions ({', '.join(names)}): compare with care."
+    return ""

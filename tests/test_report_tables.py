@@ -178,3 +178,41 @@ def test_make_table_reported_only_uses_paper_labels():
     table = make_table("table1", reported_only=True)
     assert [r.label for r in table.groups[0].rows] == ["FOMM [37]", "AA [38]", "f-v2v [44]", "Ours"]
     assert not table.has_measured
+
+
+def test_reported_cells_print_the_papers_digits_measured_the_registrys():
+    """Beside measured rows (``--reported``), reported cells keep the paper's digits (4 decimals, trailing
+    zeros) while measured cells keep the registry's decimals, in Markdown, LaTeX and CSV."""
+    from bench.reports.runs import runs_frame
+
+    measured = runs_frame([{"run_id": "m1", "origin": "measured", "kind": "eval", "status": "complete",
+                            "method": "fomm", "dataset": "nemo", "train_dataset": "nemo", "task": "reconstruction",
+                            "variant": "default", "num_refs": 3, "start_time": pd.Timestamp("2024-01-01", tz="UTC"),
+                            **RECON, "l1": 0.0139, "l1_best": 0.012, "lpips": 0.07}])
+    table = build_table("table1", measured, load_published("table1"))
+    md = to_markdown(table).splitlines()
+    mine = next(line for line in md if "| FOMM |" in line).split(" | ")
+    theirs = next(line for line in md if "| FOMM (reported) |" in line).split(" | ")
+    assert mine[2:4] == ["0.014 (0.012)", "0.070"]  # the registry's 3 decimals
+    assert theirs[2:4] == ["0.0139 (0.0120)", "0.034 (0.027)"]  # as printed in the paper
+    assert mine[6] == "25.00" and theirs[6] == "32.90 (33.91)"
+    tex = to_latex(table)
+    assert "FOMM & 0.014 (0.012) & " in tex and "FOMM (reported) & 0.0139 (0.0120) & " in tex
+    csv = pd.read_csv(__import__("io").StringIO(to_csv(table)), dtype=str).set_index("label")
+    assert csv.loc["FOMM (reported)", "reconstruction.l1_best"] == "0.0120"
+    assert float(csv.loc["FOMM", "reconstruction.l1"]) == pytest.approx(0.0139)  # measured: raw value
+    row = _row(table, "FOMM (reported)").cells[("reconstruction", "l1")]
+    assert (row.value, row.digits, row.best_digits) == (pytest.approx(0.0139), 4, 4)
+    assert _row(table, "FOMM").cells[("reconstruction", "l1")].digits is None
+
+
+def test_caption_names_the_averaging_convention_of_the_measured_rows():
+    import pandas as pd
+
+    from bench.reports.tables import convention_note
+
+    one = pd.DataFrame({"convention": ["fomm", "fomm", None]})
+    assert "fomm convention, mean over every scored frame of every video pooled" in convention_note(one)
+    mixed = pd.DataFrame({"convention": ["fomm", "video-mean"]})
+    assert "mix averaging conventions (fomm, video-mean)" in convention_note(mixed)
+    assert convention_note(pd.DataFrame({"method": ["fomm"]})) == ""
