@@ -12,7 +12,7 @@ import pkgutil
 import sys
 
 import bench.commands
-from bench.errors import UserError
+from bench.errors import UserError, expected_failure
 
 EPILOG = """examples:
   bench demo                                   # train tiny models on synthetic data, evaluate, write tables
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if args.verb is None else 0
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
-        sys.stderr.write(f"bench: error: {exc}\n")
+    except (UserError, OSError) as exc:  # one line, exit 2; anything else is a bug and keeps its traceback
+        sys.stderr.write(f"bench: error: {expected_failure(exc)}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("bench: interrupted\n")

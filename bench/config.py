@@ -64,12 +64,23 @@ def apply_overrides(config: Mapping[str, Any], overrides: list[str] | None) -> d
     return out
 
 
+def check_type(value: Any, tp: Any, key: str) -> Any:
+    """``value`` checked against type annotation ``tp`` (ConfigError naming ``key`` when it does not fit)."""
+    return _check_type(value, tp, key)
+
+
 def _check_type(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
     if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(tp):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        options = tuple(option for option in options if option is not type(None))
+        if len(options) == 1:  # an optional value: the error of its one type names the problem
+            return _check_type(value, options[0], key)
+        for option in options:
             try:
                 return _check_type(value, option, key)
             except ConfigError:

@@ -1,6 +1,7 @@
 """Errors that the CLI reports as one line (exit code 2) instead of a traceback."""
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -26,3 +27,21 @@ class MissingWeightsError(UserError):
         if hint:
             msg += f" ({hint})"
         super().__init__(msg)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an operating-system error: what failed and on which path."""
+    what = "no space left on device" if exc.errno == errno.ENOSPC else (exc.strerror or type(exc).__name__)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{what}: {' -> '.join(paths)}" if paths else what
+
+
+def expected_failure(exc: BaseException) -> str | None:
+    """The one line to print for an expected failure that reached the command line, else None (a bug:
+    the traceback is shown). Expected: user errors, and operating-system errors on the user's paths
+    (an output that is a file, a read-only folder, a full disk, an unreadable input)."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return describe_os_error(exc)
+    return None

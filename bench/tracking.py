@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -74,11 +75,35 @@ def tags(**values: Any) -> dict[str, str]:
     return {TAG_PREFIX + k: str(v) for k, v in values.items() if v is not None}
 
 
+#: modules whose exceptions mean the tracking store cannot be used (not a bug of ours)
+_STORE_MODULES = ("mlflow", "sqlalchemy", "sqlite3", "alembic", "requests", "urllib3", "http")
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Turn a failure of the tracking store (unreachable server, corrupt or locked database, permission)
+    into one line naming the store."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - filtered to store failures below
+        if not (isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _STORE_MODULES):
+            raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"MLflow tracking store {tracking_uri()} cannot be used: {text[:300]}") from None
+
+
 def _mlflow():
+    ensure_reachable()  # a remote store that does not answer fails in seconds, not after minutes
     import mlflow  # heavy import, only when tracking is used
 
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(experiment_name())
+    for name in ("mlflow", "alembic"):  # their INFO lines (creating tables, experiments) are not ours to print
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    with store_errors():
+        mlflow.set_tracking_uri(tracking_uri())
+        mlflow.set_experiment(experiment_name())
     return mlflow
 
 
@@ -100,14 +125,14 @@ def start_run(run_name: str, run_tags: Mapping[str, str], params: Mapping[str, A
     """Open an MLflow run with tags and flattened params; yields the ``mlflow`` module.
 
     With ``run_id`` an existing run is continued (e.g. a resumed training run)."""
-    ensure_reachable()
     mlflow = _mlflow()
-    with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name, tags=dict(run_tags)):
+    with store_errors():
+        active = mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name, tags=dict(run_tags))
         if params:
-            flat = flatten(params)
-            items = list(flat.items())
+            items = list(flatten(params).items())
             for i in range(0, len(items), 100):
                 mlflow.log_params(dict(items[i:i + 100]))
+    with active:
         yield mlflow
 
 
@@ -121,9 +146,10 @@ def find_runs(filter_tags: Mapping[str, str] | None = None, kind: str | None = "
     for key, value in wanted.items():
         name = key if key.startswith(TAG_PREFIX) else TAG_PREFIX + key
         clauses.append(f"tags.`{name}` = '{value}'")
-    client = mlflow.tracking.MlflowClient()
-    exp = client.get_experiment_by_name(experiment_name())
-    if exp is None:
-        return []
-    return client.search_runs([exp.experiment_id], filter_string=" and ".join(clauses),
-                              order_by=["attributes.start_time DESC"], max_results=50000)
+    with store_errors():
+        client = mlflow.tracking.MlflowClient()
+        exp = client.get_experiment_by_name(experiment_name())
+        if exp is None:
+            return []
+        return client.search_runs([exp.experiment_id], filter_string=" and ".join(clauses),
+                                  order_by=["attributes.start_time DESC"], max_results=50000)

@@ -120,6 +120,9 @@ def read_pairs_csv(path: str | Path) -> list[Pair]:
             return pairs
     except OSError as exc:
         raise DataError(f"cannot read pairs file {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"pairs file {path} is not a CSV text file ({type(exc).__name__}); expected header "
+                        f"{','.join(PAIRS_HEADER)}") from None
 
 
 def write_pairs_csv(pairs: Iterable[Pair], out: TextIO) -> None:

@@ -122,6 +122,12 @@ def _holds(root: Path, params: SyntheticParams) -> bool:
     return meta.get("format_version") == FORMAT_VERSION and meta.get("params") == asdict(params)
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def ensure_synthetic(root: str | Path | None = None, seed: int = 0, size: int = 64, **overrides: int) -> Path:
     """Path of the synthetic dataset of these parameters, generating it first when absent.
 
@@ -143,6 +149,7 @@ def ensure_synthetic(root: str | Path | None = None, seed: int = 0, size: int = 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700): the cache is shared like any folder
         generate(tmp, params)
         os.replace(tmp, target)
     except OSError:

@@ -27,8 +27,11 @@ class Problem:
 def check_video(path: Path, spec: DatasetSpec, min_frames: int) -> list[Problem]:
     """Decode one video completely and report what is wrong with it."""
     where = str(path)
-    if path.is_dir() and not frame_files(path):
-        return [Problem(where, "empty", "folder holds no frame images")]
+    try:
+        if path.is_dir() and not frame_files(path):
+            return [Problem(where, "empty", "folder holds no frame images")]
+    except DataError as exc:
+        return [Problem(where, "unreadable", str(exc))]
     problems: list[Problem] = []
     first_shape = None
     count = 0
@@ -59,7 +62,10 @@ def _check_split(root: Path, split: str, spec: DatasetSpec, min_frames: int, pro
     if not split_dir.is_dir():
         return [Problem(str(split_dir), "missing-split", "split folder not found")]
     problems: list[Problem] = []
-    entries = split_entries(split_dir)
+    try:
+        entries = split_entries(split_dir)
+    except DataError as exc:
+        return [Problem(str(split_dir), "unreadable", str(exc))]
     videos = [p for p in entries if video_kind(p)]
     problems += [Problem(str(p), "not-a-video", "not a frame folder, video file, gif or image strip")
                  for p in entries if not video_kind(p)]

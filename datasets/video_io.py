@@ -54,7 +54,10 @@ def video_kind(path: Path) -> str | None:
 
 def split_entries(split_dir: Path) -> list[Path]:
     """Visible entries of a split folder, sorted by name (hidden files and temp dirs skipped)."""
-    return sorted((p for p in split_dir.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+    try:
+        return sorted((p for p in split_dir.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+    except OSError as exc:
+        raise DataError(f"cannot list {split_dir}: {exc.strerror}") from None
 
 
 def list_videos(root: str | Path, split: str, spec: DatasetSpec) -> list[VideoRef]:
@@ -73,7 +76,11 @@ def list_videos(root: str | Path, split: str, spec: DatasetSpec) -> list[VideoRe
 
 def frame_files(folder: Path) -> list[Path]:
     """Frame images of a frame-folder video, sorted by name (other files such as keypoints ignored)."""
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")),
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"cannot list frame folder {folder}: {exc.strerror}") from None
+    return sorted((p for p in entries if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")),
                   key=lambda p: p.name)
 
 

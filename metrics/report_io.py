@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
+from bench.files import atomic_write, atomic_write_text, ensure_folder
 from bench.metrics.base import CONVENTIONS, DEFAULT_CONVENTION, MetricResult
 
 PER_VIDEO = "per_video.csv"
@@ -52,23 +53,21 @@ def summary_dict(results: Mapping[str, MetricResult], skipped: Mapping[str, str]
 def write_results(out_dir: str | Path, results: Mapping[str, MetricResult], skipped: Mapping[str, str] | None = None,
                   run: Mapping[str, Any] | None = None, convention: str = DEFAULT_CONVENTION) -> tuple[Path, Path]:
     """Write ``per_video.csv`` and ``summary.json`` into ``out_dir`` (atomically); returns both paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_folder(out_dir)
     names = list(results)
     videos = sorted({v for r in results.values() for v in r.per_video})
-    csv_path, json_path = out / PER_VIDEO, out / SUMMARY
-    tmp = csv_path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["video", *names])
-        for video in videos:
-            row = [results[n].per_video.get(video) for n in names]
-            writer.writerow([video, *("" if x is None else repr(float(x)) for x in row)])
-    tmp.replace(csv_path)
-    tmp = json_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary_dict(results, skipped, run, convention), indent=2, sort_keys=False, default=str) + "\n")
-    tmp.replace(json_path)
-    return csv_path, json_path
+
+    def write_csv(tmp: Path) -> None:
+        with tmp.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["video", *names])
+            for video in videos:
+                row = [results[n].per_video.get(video) for n in names]
+                writer.writerow([video, *("" if x is None else repr(float(x)) for x in row)])
+
+    csv_path = atomic_write(out / PER_VIDEO, write_csv)
+    summary = json.dumps(summary_dict(results, skipped, run, convention), indent=2, sort_keys=False, default=str)
+    return csv_path, atomic_write_text(out / SUMMARY, summary + "\n")
 
 
 def read_per_video(path: str | Path) -> dict[str, dict[str, float | None]]:

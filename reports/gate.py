@@ -77,17 +77,28 @@ def _tolerance(data: Any, where: str) -> Tolerance:
 
 def load_baseline(path: str | Path) -> Baseline:
     data = load_yaml(path)
+    entries = data.get("runs") or []
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'runs' must be a list of mappings (method, dataset, task, variant, metrics)")
     runs: dict[tuple[str, ...], dict[str, float]] = {}
-    for i, entry in enumerate(data.get("runs") or []):
+    for i, entry in enumerate(entries):
         where = f"{path}: runs[{i}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}: expected a mapping with {', '.join(RUN_KEY)} and metrics, got {entry!r}")
         missing = [k for k in RUN_KEY if not entry.get(k)]
         if missing:
             raise ConfigError(f"{where}: missing '{missing[0]}'")
         metrics = entry.get("metrics")
         if not isinstance(metrics, Mapping) or not metrics:
             raise ConfigError(f"{where}: 'metrics' must be a non-empty mapping")
+        bad = [k for k, v in metrics.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            raise ConfigError(f"{where}: metric '{bad[0]}' must be a number, got {metrics[bad[0]]!r}")
         runs[tuple(str(entry[k]) for k in RUN_KEY)] = {str(k): float(v) for k, v in metrics.items()}
-    per_metric = {str(k): _tolerance(v, f"{path}: tolerances.{k}") for k, v in (data.get("tolerances") or {}).items()}
+    tolerances = data.get("tolerances") or {}
+    if not isinstance(tolerances, Mapping):
+        raise ConfigError(f"{path}: 'tolerances' must map metric names to {{abs, rel}}")
+    per_metric = {str(k): _tolerance(v, f"{path}: tolerances.{k}") for k, v in tolerances.items()}
     source = str(data["source"]) if data.get("source") else None
     return Baseline(_tolerance(data.get("tolerance", DEFAULT_TOLERANCE), f"{path}: tolerance"), per_metric, runs, source)
 

@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from bench.metrics.report_io import write_results
     from bench.utils import pick_device
 
+    from bench.files import ensure_folder
+
+    ensure_folder(args.out)  # an unusable output folder fails before any compute
     names = parse_metric_names(args.metrics, METRICS.names())
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")

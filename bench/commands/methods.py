@@ -48,9 +48,11 @@ def _build(name: str, params: dict[str, Any] | None) -> Any:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from bench.datasets import get_dataset
     from bench.methods import METHODS
     from bench.methods.presets import load_model_params, preset_datasets
 
+    get_dataset(args.dataset)  # an unknown dataset is an error, not a table of "no preset"
     rows = [("name", f"params ({args.dataset})", "description")]
     toggles: dict[str, str] = {}
     for name in METHODS.names():

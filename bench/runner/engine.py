@@ -76,7 +76,8 @@ def tracked(plan: RunPlan, task: TaskPlan) -> Iterator[Any]:
 
 def record_signature(task: TaskPlan, cached_real_stats: bool) -> list[str]:
     """What a saved per-video record must match to be reused (else the video is recomputed)."""
-    return [f"format:{RECORD_FORMAT}", *sorted(task.metrics)] + (["fid:cached-real-stats"] if cached_real_stats else [])
+    return [f"format:{RECORD_FORMAT}", f"run:{task.run_key}", *sorted(task.metrics)] + \
+        (["fid:cached-real-stats"] if cached_real_stats else [])
 
 
 def evaluate_items(plan: RunPlan, task: TaskPlan, evaluator: ItemEvaluator, store: ResultStore,
@@ -126,9 +127,10 @@ def run_task(plan: RunPlan, task: TaskPlan) -> TaskReport:
                                             plan.spec, plan.root, task.items)
             write_results(task.out_dir, results, skipped, run=task.params, convention=plan.settings.convention)
             if mlflow is not None:
-                log_results(mlflow, report)
-                mlflow.set_tag(f"{tracking.TAG_PREFIX}status", "complete")
-                report.run_id = mlflow.active_run().info.run_id
+                with tracking.store_errors():  # the results are already on disk: a store failure loses nothing
+                    log_results(mlflow, report)
+                    mlflow.set_tag(f"{tracking.TAG_PREFIX}status", "complete")
+                    report.run_id = mlflow.active_run().info.run_id
     return report
 
 

@@ -24,6 +24,7 @@ from bench.datasets.spec import DatasetSpec
 from bench.datasets.video_io import list_videos
 from bench.distributed import DistContext, barrier, init_distributed
 from bench.errors import MissingWeightsError, UserError
+from bench.files import ensure_folder
 from bench.methods.base import Method
 from bench.metrics import NotApplicable, build_metric, metric_info
 from bench.metrics.base import Metric
@@ -253,6 +254,8 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
     tasks = []
     for task, (names, key) in per_task.items():
         items = task_items(settings, spec, root, task)
+        if not items:
+            raise UserError(f"no {task} items to evaluate in {root} (check the test split and the pairs)")
         metrics, unavailable = build_metrics(settings, spec, task, names, ctx.device, metric_options or {})
         plan = TaskPlan(task, items, names, metrics, unavailable, key, settings.task_dir(task),
                         best_of_refs_reason(settings, method, refs, task, metrics, unavailable),
@@ -263,4 +266,6 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
                                   num_refs=refs, seed=settings.seed, convention=settings.convention, run_key=key,
                                   status="running")
         tasks.append(plan)
+    for plan in tasks:  # last of the checks (after --strict ones), before any compute
+        ensure_folder(plan.out_dir)
     return RunPlan(settings, method_plan, method.to(ctx.device), spec, root, refs, ctx, tasks)

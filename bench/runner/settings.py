@@ -104,9 +104,10 @@ class RunSettings:
         self.tasks()
         if self.official and self.checkpoint is None:
             raise UserError("--official needs --checkpoint (the official .pth.tar file)")
-        for name, value in (("--refs", self.refs), ("--max-videos", self.max_videos)):
-            if value is not None and value < 0:
-                raise UserError(f"{name} must be >= 0, got {value}")
+        if self.refs is not None and self.refs < 0:
+            raise UserError(f"--refs must be >= 0, got {self.refs}")
+        if self.max_videos is not None and self.max_videos < 1:
+            raise UserError(f"--max-videos must be >= 1 (an empty selection would be an empty run), got {self.max_videos}")
         if self.batch_size < 1 or self.num_pairs < 1 or self.save_videos < 0:
             raise UserError("--batch-size and --num-pairs must be >= 1, --save-videos >= 0")
         if self.convention not in CONVENTIONS:
@@ -186,7 +187,11 @@ def from_namespace(args: argparse.Namespace) -> RunSettings:
 
 
 def from_mapping(values: dict[str, Any], where: str) -> RunSettings:
-    """Settings from sweep-file keys (``set``, ``metrics`` as a list or 'a,b'); unknown keys are named."""
+    """Settings from sweep-file keys (``set``, ``metrics`` as a list or 'a,b'); unknown keys and values
+    of the wrong type are named."""
+    from bench.config import check_type
+
+    hints = typing.get_type_hints(RunSettings)
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         name = SWEEP_KEYS.get(key, key if key in ("method", "dataset") else None)
@@ -194,7 +199,10 @@ def from_mapping(values: dict[str, Any], where: str) -> RunSettings:
             raise UserError(f"{where}: unknown key '{key}' (valid: {', '.join(SWEEP_KEYS)})")
         if FIELDS[name].metadata["comma_list"] and isinstance(value, str):
             value = _comma_list(value)
-        kwargs[name] = value
+        try:
+            kwargs[name] = check_type(value, hints[name], key)
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}") from None
     return RunSettings(**kwargs)
 
 

@@ -55,6 +55,14 @@ def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -
         raise ConfigError(f"{where}: unknown key '{unknown[0]}' (valid: {', '.join(allowed)})")
 
 
+def _names(value: Any, key: str, where: str) -> list[str]:
+    """A name or a non-empty list of names (e.g. ``methods``, ``datasets``)."""
+    names = _as_list(value, key, where)
+    if not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"{where}: '{key}' must be a name or a list of names, got {value!r}")
+    return names
+
+
 def _as_list(value: Any, key: str, where: str) -> list:
     if isinstance(value, str):
         return [value]
@@ -109,8 +117,8 @@ def load_sweep(path: str | Path) -> list[Job]:
             raise ConfigError(f"{where}: each variant needs a 'name'")
         _check_keys(variant, ("name", *CELL_KEYS), f"{where}, variant {variant['name']}")
         options = {**defaults, **{k: v for k, v in variant.items() if k != "name"}}
-        for dataset in _as_list(data["datasets"], "datasets", where):
-            for method in _as_list(data["methods"], "methods", where):
+        for dataset in _names(data["datasets"], "datasets", where):
+            for method in _names(data["methods"], "methods", where):
                 base = _settings(method, dataset, str(variant["name"]), options, name)
                 for task in base.tasks():
                     metrics = None if base.metrics is None else task_metrics(task, base.metrics, base.task != "all")

@@ -1,12 +1,12 @@
 """Side-by-side sample videos (source | driving | generated) for a run's first items."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench.files import atomic_write
 from bench.runner.store import file_name
 
 FPS = 25
@@ -28,12 +28,11 @@ def write_video(directory: str | Path, name: str, frames: np.ndarray) -> Path:
     """Write ``frames`` as an H.264 mp4 named after the item (atomically)."""
     import imageio.v2 as imageio
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / (Path(file_name(name)).stem + ".mp4")
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.mp4")
-    with imageio.get_writer(tmp, fps=FPS, codec="libx264", macro_block_size=1, quality=8) as writer:
-        for frame in frames:
-            writer.append_data(frame)
-    os.replace(tmp, target)
-    return target
+    target = Path(directory) / (Path(file_name(name)).stem + ".mp4")
+
+    def encode(tmp: Path) -> None:
+        with imageio.get_writer(tmp, fps=FPS, codec="libx264", macro_block_size=1, quality=8) as writer:
+            for frame in frames:
+                writer.append_data(frame)
+
+    return atomic_write(target, encode)

@@ -1,0 +1,58 @@
+"""Writing files so that a reader never sees half a file and a failure says which file, in one line.
+
+Every result, state and checkpoint file of motionbench is written to a temporary name in the
+target folder and renamed over the target (``os.replace``, atomic on POSIX): an interrupted or
+failed write leaves the previous file (or none), never a truncated one. Failures (an output path
+that is a file, a read-only folder, a full disk) raise :class:`~bench.errors.UserError` naming the
+file.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from bench.errors import UserError, describe_os_error
+
+
+def ensure_folder(path: str | Path) -> Path:
+    """``path`` as an existing, writable folder (created with parents), or a one-line error."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UserError(f"output folder {path} is an existing file") from None
+    except OSError as exc:
+        raise UserError(f"cannot create output folder {path}: {describe_os_error(exc)}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"output folder {path} is not writable")
+    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` for a temporary file beside ``path``, then rename it to ``path``."""
+    path = Path(path)
+    ensure_folder(path.parent)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")  # same suffix: writers pick formats by it
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {describe_os_error(exc)}") from None
+    except RuntimeError as exc:  # torch.save reports a failed write (e.g. a full disk) as a RuntimeError
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot write {path}: {first[:200]}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
