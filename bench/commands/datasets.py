@@ -1,4 +1,4 @@
-"""``bench datasets list|verify|pairs|synth``: inspect, check and prepare datasets."""
+"""``bench datasets list|verify|pairs|synth|prepare``: inspect, check and prepare datasets."""
 from __future__ import annotations
 
 import argparse
@@ -76,12 +76,58 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    from bench.datasets.prepare import output_shape, prepare
+
+    progress = sys.stderr.isatty()
+    output_shape(args.format, args.size)  # a bad --size fails before any detection
+    out = Path(args.out)
+    metadata = args.metadata
+    detect_failed = False
+    if args.detect is not None:
+        from bench.datasets.detect_crop import BodyParams, FaceParams, detect_metadata
+
+        defaults = FaceParams() if args.detect == "face" else BodyParams()
+        overrides = {name: value for name, value in (("min_frames", args.min_frames), ("min_size", args.min_size),
+                                                      ("increase", args.increase), ("max_frames", args.max_frames))
+                     if value is not None}
+        if args.iou_with_initial is not None:
+            if args.detect != "face":
+                raise UserError("--iou-with-initial applies to --detect face only")
+            overrides["iou_with_initial"] = args.iou_with_initial
+        for name in ("min_frames", "max_frames"):
+            if overrides.get(name, 1) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+        if overrides.get("min_size", 0) < 0 or overrides.get("increase", 0) < 0:
+            raise UserError("--min-size and --increase must not be negative")
+        params = type(defaults)(**{**defaults.__dict__, **overrides})
+        metadata = metadata or str(out / "metadata.csv")
+        found = detect_metadata(args.videos, metadata, args.detect, partition=args.partition, params=params,
+                                workers=args.workers, cache_dir=out / ".detect", device=args.device,
+                                weights_dir=args.weights_dir, progress=progress)
+        print(found.line())
+        detect_failed = bool(found.failed)
+        if found.chunks == 0:
+            print(f"nothing to prepare: no {args.detect} crops detected in {args.videos}")
+            return 1
+    elif metadata is None:
+        raise UserError("--metadata CSV is required (or --detect face|body to make one)")
+    elif any(v is not None for v in (args.min_frames, args.min_size, args.increase, args.max_frames,
+                                      args.iou_with_initial)):
+        raise UserError("--min-frames, --min-size, --increase, --max-frames and --iou-with-initial go with --detect")
+    summary = prepare(metadata, args.videos, out, fmt=args.format, size=args.size, workers=args.workers,
+                      progress=progress)
+    print(summary.line())
+    return 0 if summary.ok and not detect_failed else 1
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_verb(sub, "datasets", "list, verify and prepare datasets", examples=(
         "  bench datasets list\n"
         "  bench datasets verify --dataset taichi --root data/taichi\n"
         "  bench datasets pairs --dataset taichi --root data/taichi --out pairs.csv\n"
-        "  bench datasets synth --seed 0\n"))
+        "  bench datasets synth --seed 0\n"
+        "  bench datasets prepare --metadata vox-metadata.csv --videos raw/vox --out data/vox --workers 8\n"))
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
     verbs = parser.add_subparsers(dest="datasets_verb", metavar="<action>", parser_class=type(parser))
 
@@ -113,6 +159,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     synth.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
     synth.add_argument("--size", type=int, default=64, help="frame size in pixels (default 64)")
     synth.set_defaults(func=_synth)
+
+    prepare = add_verb(
+        verbs, "prepare",
+        "crop raw videos into the FOMM layout from a metadata CSV, as video-preprocessing's load_videos.py "
+        "(no download); exit 1 if a source was missing or a chunk failed",
+        examples="  bench datasets prepare --metadata taichi-metadata.csv --videos youtube-taichi --out data/taichi\n"
+                 "  bench datasets prepare --metadata vox-metadata.csv --videos raw/vox --out data/vox "
+                 "--format png --workers 8\n"
+                 "  bench datasets prepare --detect face --videos my-videos --out data/myfaces\n"
+                 "  bench datasets prepare --detect body --videos my-dance --out data/mydance --device cuda\n")
+    prepare.add_argument("--metadata", default=None,
+                         help="FOMM metadata CSV (video_id,start,end,bbox,fps,width,height,partition[,person_id]); "
+                              "with --detect: the CSV to write (default OUT/metadata.csv)")
+    prepare.add_argument("--videos", required=True,
+                         help="folder of source videos named <video_id>.mp4 (.mkv/.webm/.mov/.avi also found)")
+    prepare.add_argument("--out", required=True, help="dataset root to write (OUT/train, OUT/test)")
+    prepare.add_argument("--format", choices=("mp4", "png"), default="mp4",
+                         help="mp4 files (libx264 CRF 25, as imageio.mimsave) or lossless png folders (default mp4)")
+    prepare.add_argument("--size", default="256", help="frame size N or H,W (default 256)")
+    prepare.add_argument("--workers", type=int, default=1, help="parallel processes, one video each (default 1)")
+    prepare.add_argument("--detect", choices=("face", "body"), default=None,
+                         help="no metadata: detect and track faces (dlib, crop_vox.py rules) or persons "
+                              "(Keypoint R-CNN, crop_taichi.py rules), write the CSV, then prepare from it")
+    prepare.add_argument("--partition", choices=("train", "test"), default="test",
+                         help="--detect: partition of every detected chunk (default test)")
+    prepare.add_argument("--min-frames", type=int, default=None,
+                         help="--detect: shortest track kept (default face 64, body 128)")
+    prepare.add_argument("--min-size", type=int, default=None,
+                         help="--detect: smallest track box side in pixels (default 256)")
+    prepare.add_argument("--increase", type=float, default=None,
+                         help="--detect: bbox enlargement (default face 0.1, body 0.05)")
+    prepare.add_argument("--max-frames", type=int, default=None, help="--detect: longest track (default 1024)")
+    prepare.add_argument("--iou-with-initial", type=float, default=None,
+                         help="--detect face: new track below this IoU with the track's first box (default 0.25)")
+    prepare.add_argument("--device", default="cpu", help="--detect body: torch device of the person detector")
+    prepare.add_argument("--weights-dir", default=None,
+                         help="--detect body: folder holding keypointrcnn_resnet50_fpn_coco-fc266e95.pth")
+    prepare.set_defaults(func=_prepare)
 
 
 def _dataset_options(parser: argparse.ArgumentParser) -> None:
