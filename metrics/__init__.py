@@ -1,4 +1,4 @@
-"""Metric registry (L1, LPIPS, FID, MS-SSIM, SSIM, PSNR, CSIM, AKD, AED).
+"""Metric registry (L1, LPIPS, FID, MS-SSIM, SSIM, PSNR, CSIM, AKD, AED; KID and FVD on request).
 
 Each metric class declares its facts once (``info``: :class:`~bench.metrics.base.MetricInfo`)
 and is registered under ``info.name``; outside packages register classes in the
@@ -10,8 +10,9 @@ task-aware) rather than from the classes::
     saved = metric.state()          # picklable; another instance can merge(saved)
     result = metric.compute()       # MetricResult(value, per_video, na_reason, extra)
 
-Per-video value: mean over that video's frames; dataset value: mean over videos, except
-distribution metrics (FID: one distance over all frames pooled). Results are written with
+Per-video value: mean over that video's scored frames; dataset value by the run's convention
+(frames pooled, or the mean of per-video means), except distribution metrics (FID, KID, FVD: one
+value over all frames or clips). Results are written with
 ``bench.metrics.report_io.write_results``.
 """
 from __future__ import annotations
@@ -39,13 +40,15 @@ METRICS: Registry[type[Metric]] = Registry("metric", "motionbench.metrics", adap
 def _register_builtin() -> None:
     from bench.metrics.akd import AKD
     from bench.metrics.fid import FID
+    from bench.metrics.fvd import FVD
     from bench.metrics.identity import AED, CSIM
+    from bench.metrics.kid import KID
     from bench.metrics.lpips_metric import LPIPS
     from bench.metrics.pixel import L1, PSNR
     from bench.metrics.ssim import MSSSIM, SSIM
 
     # registration order is the paper's column order (Table 1)
-    for cls in (L1, LPIPS, FID, MSSSIM, SSIM, PSNR, CSIM, AKD, AED):
+    for cls in (L1, LPIPS, FID, MSSSIM, SSIM, PSNR, CSIM, AKD, AED, KID, FVD):
         METRICS.register(cls.info.name, cls)
 
 

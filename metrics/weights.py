@@ -67,6 +67,11 @@ DLIB_LANDMARKS_5 = WeightFile("dlib 5-point shape predictor", "shape_predictor_5
                               "face_recognition_models", hint="pip install face-recognition-models")
 DLIB_FACE_EMBEDDING = WeightFile("dlib face recognition ResNet", "dlib_face_recognition_resnet_model_v1.dat",
                                  "face_recognition_models", hint="pip install face-recognition-models")
+I3D_FVD = WeightFile(
+    "FVD I3D (StyleGAN-V's TorchScript port of the TF-Hub Kinetics-400 I3D)", "i3d_torchscript.pt", "torch_hub",
+    "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",
+    hint="the detector of universome/stylegan-v src/metrics/frechet_video_distance.py "
+         "(https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1), under this file name")
 
 
 def import_dlib():  # noqa: ANN201 - dlib has no type stubs

@@ -1,7 +1,9 @@
-"""LPIPS and FID plumbing with random backbones, weight resolution, Frechet distance vs scipy."""
+"""LPIPS and FID plumbing with random backbones, weight resolution, Frechet distance vs scipy, FID resize
+conventions against clean-fid."""
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,3 +145,97 @@ def test_one_vector_is_a_point_mass_and_none_is_an_error():
     stats = FrechetStats.from_features(features)
     expected = float(((stats.mu - point.mu) ** 2).sum() + np.trace(stats.sigma))
     assert frechet_distance(stats.mu, stats.sigma, point.mu, point.sigma) == pytest.approx(expected, rel=1e-9)
+
+
+# --- resize conventions (backends): pytorch-fid's legacy resize and clean-fid's clean resize
+
+REAL_FACE = sorted(Path(__file__).resolve().parents[1].parent.joinpath("shared/data/real/face/test").glob("*.mp4"))
+
+
+def _real_frames(step: int = 8) -> np.ndarray:
+    """Every ``step``-th frame of the real face clips of ../shared, uint8 at their own size (256 x 256)."""
+    from bench.datasets.video_io import read_video
+
+    if not REAL_FACE:
+        pytest.skip("real face clips not found in ../shared/data/real/face/test")
+    return np.concatenate([read_video(path)[::step] for path in REAL_FACE])
+
+
+def test_clean_resize_equals_clean_fids_resizer_on_real_frames():
+    """clean-fid's own resize function (cleanfid.resize.make_resizer("PIL", False, "bicubic", (299, 299)), the one
+    its 'clean' mode builds) and ours agree on every pixel of real frames."""
+    resize_module = pytest.importorskip("cleanfid.resize")
+    from bench.metrics.fid import clean_resize
+
+    frames = _real_frames()
+    reference = np.stack([resize_module.make_resizer("PIL", False, "bicubic", (299, 299))(f) for f in frames])
+    ours = clean_resize(frames)
+    assert ours.dtype == reference.dtype == np.float32 and ours.shape == reference.shape == (len(frames), 299, 299, 3)
+    assert np.abs(ours.astype(np.float64) - reference).max() == 0.0
+    # clean-fid's build_resizer('clean') is that resizer; the legacy_pytorch one differs (bilinear, float)
+    assert np.array_equal(resize_module.build_resizer("clean")(frames[0]), ours[0])
+
+
+def test_clean_backend_feeds_inception_clean_fids_normalised_input():
+    """The inception-clean extractor on frames in [0, 1] equals pytorch-fid's blocks applied to clean-fid's input:
+    the uint8 frame, clean-resized, normalised by (x - 128) / 128 (cleanfid InceptionV3W.forward); the legacy
+    extractor equals pytorch-fid's InceptionV3 (bilinear resize of the float frame inside, 2x - 1)."""
+    resize_module = pytest.importorskip("cleanfid.resize")
+    from bench.metrics.fid import InceptionFeatures, build_inception
+
+    torch.manual_seed(0)
+    net = build_inception(pretrained=False)
+    frames = _real_frames(step=40)[:2]
+    as_float = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
+    clean_input = np.stack([resize_module.make_resizer("PIL", False, "bicubic", (299, 299))(f) for f in frames])
+    x = (torch.from_numpy(clean_input).permute(0, 3, 1, 2) - 128.0) / 128.0
+    with torch.no_grad():
+        for block in net.blocks:
+            x = block(x)
+        expected_clean = x.flatten(1)
+        expected_legacy = net(as_float)[0].flatten(1)
+    clean = InceptionFeatures(net, "clean")(as_float)
+    legacy = InceptionFeatures(net, "legacy_pytorch")(as_float)
+    assert torch.equal(clean, expected_clean) and torch.equal(legacy, expected_legacy)
+    assert (clean - legacy).abs().max() > 1e-3  # the conventions give different features
+
+
+def test_fid_backends_declare_the_resize_convention_and_share_one_extractor_with_kid(monkeypatch):
+    from bench.metrics import metric_info
+    from tests.run_support import use_cheap_inception
+
+    info = metric_info("fid")
+    assert [b.name for b in info.backends] == ["inception", "inception-clean"]
+    assert [b.name for b in metric_info("kid").backends] == ["inception", "inception-clean"]
+    net = use_cheap_inception(monkeypatch)
+    legacy, clean = build_metric("fid"), build_metric("fid", backend="inception-clean")
+    kid = build_metric("kid")
+    assert legacy.features.resize == "legacy_pytorch" and clean.features.resize == "clean"
+    assert legacy.features is kid.features and legacy.features.inception is clean.features.inception is net
+    assert "clean-fid" in clean.cache_convention() and "pytorch-fid" in legacy.cache_convention()
+    real, gen = _frames(4, size=32, seed=1), _frames(4, size=32, seed=2)
+    net.frames = 0
+    for metric in (legacy, kid):  # as the runner feeds them: the same batch tensors to every metric
+        metric.update(gen, real, video="v")
+    assert net.frames == 8  # FID and KID ran Inception once per batch
+    with pytest.raises(ValueError, match="unknown fid backend"):
+        FID(features=torch.nn.Identity(), backend="bogus")
+
+
+def test_run_records_the_resize_convention_chosen_by_backend(tmp_path, monkeypatch):
+    """--backend fid=inception-clean (and kid=...) changes the numbers and is recorded with the run's settings
+    (summary.json ``run.backends``, the MLflow params); without it the default ``inception`` applies."""
+    from bench.runner import real_stats
+    from tests.run_support import run_quick, summary, use_cheap_inception
+
+    use_cheap_inception(monkeypatch)  # real statistics cached in this test's folder, not the session's cache
+    monkeypatch.setattr(real_stats, "stats_cache", lambda name="fid": RealStatsCache(tmp_path / "cache" / name, name))
+    (legacy,) = run_quick(tmp_path / "legacy", max_videos=2, metrics=["fid", "kid"], refs=0)
+    (clean,) = run_quick(tmp_path / "clean", max_videos=2, metrics=["fid", "kid"], refs=0,
+                         backends=["fid=inception-clean", "kid=inception-clean"])
+    assert summary(tmp_path / "clean")["run"]["backends"] == ["fid=inception-clean", "kid=inception-clean"]
+    assert summary(tmp_path / "legacy")["run"]["backends"] == []
+    for name in ("fid", "kid"):
+        assert legacy.results[name].available and clean.results[name].available
+        assert clean.results[name].value != pytest.approx(legacy.results[name].value, rel=1e-6)
+    assert "std" in clean.results["kid"].extra

@@ -11,7 +11,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -74,10 +74,11 @@ def tracked(plan: RunPlan, task: TaskPlan) -> Iterator[Any]:
         yield mlflow
 
 
-def record_signature(task: TaskPlan, cached_real_stats: bool) -> list[str]:
-    """What a saved per-video record must match to be reused (else the video is recomputed)."""
+def record_signature(task: TaskPlan, cached_real_stats: Sequence[str] = ()) -> list[str]:
+    """What a saved per-video record must match to be reused (else the video is recomputed); ``cached_real_stats``:
+    the metrics whose real summary came from the cache (their records hold no real features)."""
     return [f"format:{RECORD_FORMAT}", f"run:{task.run_key}", *sorted(task.metrics)] + \
-        (["fid:cached-real-stats"] if cached_real_stats else [])
+        [f"{name}:cached-real-stats" for name in sorted(cached_real_stats)]
 
 
 def evaluate_items(plan: RunPlan, task: TaskPlan, evaluator: ItemEvaluator, store: ResultStore,
@@ -105,12 +106,12 @@ def run_task(plan: RunPlan, task: TaskPlan) -> TaskReport:
     """Evaluate one task's items once each (skipping saved ones), then aggregate and log on rank 0."""
     ctx = plan.ctx
     store = ResultStore(task.out_dir / "state", task.run_key)
-    fid = task.metrics.get("fid") if task.task == "reconstruction" else None
-    reference = gather_objects(real_stats.load(fid, plan.spec, plan.root, task.items)
-                               if fid is not None and ctx.is_main else None, ctx)[0]
-    if reference is not None:
-        fid.reference = reference
-    signature = record_signature(task, reference is not None)
+    cached = real_stats.cached_metrics(task.metrics) if task.task == "reconstruction" else {}
+    found = gather_objects(real_stats.load_all(cached, plan.spec, plan.root, task.items)
+                           if cached and ctx.is_main else None, ctx)[0] or {}
+    for name, reference in found.items():
+        cached[name].reference = reference
+    signature = record_signature(task, list(found))
     with tracked(plan, task) as mlflow:
         seed_everything(plan.settings.seed)
         evaluator = ItemEvaluator(plan.method, task.metrics, task.task, ctx.device, plan.settings.batch_size)
@@ -122,9 +123,8 @@ def run_task(plan: RunPlan, task: TaskPlan) -> TaskReport:
                                      task.with_best)
         report = TaskReport(task.task, task.out_dir, results, skipped, len(task.items), computed, evaluator.timer, wall)
         if ctx.is_main:
-            if fid is not None and reference is None and not skipped:
-                real_stats.save_from_states(fid, [r["states"]["fid"] for r in records.values()],
-                                            plan.spec, plan.root, task.items)
+            if cached and not skipped:
+                real_stats.save_all(cached, records, list(found), plan.spec, plan.root, task.items)
             write_results(task.out_dir, results, skipped, run=task.params, convention=plan.settings.convention)
             if mlflow is not None:
                 with tracking.store_errors():  # the results are already on disk: a store failure loses nothing
