@@ -93,6 +93,7 @@ def test_video_mean_convention_is_recorded_and_averages_per_video(tmp_path):
     assert summary(tmp_path / "video")["convention"]["name"] == "video-mean"
     assert summary(tmp_path / "fomm")["convention"]["name"] == "fomm"
     assert summary(tmp_path / "video")["run"]["convention"] == "video-mean"
+    assert summary(tmp_path / "video")["run"]["metric_backends"] == {"l1": "none", "psnr": "none", "ssim": "none"}
 
 
 class _Recorder(Metric):

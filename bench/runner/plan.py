@@ -27,11 +27,13 @@ from bench.errors import MissingWeightsError, UserError
 from bench.files import ensure_folder
 from bench.methods.base import Method
 from bench.metrics import NotApplicable, build_metric, metric_info
+from bench.metrics.factory import choose_backend
 from bench.metrics.base import Metric
 from bench.runner.items import Item, animation_items, reconstruction_items
 from bench.runner.loading import MethodPlan, build_planned, plan_method
 from bench.runner.protocol import PROTOCOL, check_requested, task_metrics
 from bench.runner.settings import DEFAULT_REFS, RunSettings, settings_record
+from bench.runner.videos import chosen_items
 
 PACKAGES = ("motionbench", "torch", "torchvision", "numpy", "mlflow", "lpips", "pytorch-fid", "face-alignment")
 #: version of the per-video record format; records of another version are recomputed
@@ -60,7 +62,8 @@ class TaskPlan:
 
     @property
     def save_videos(self) -> set[str]:
-        return {item.name for item in self.items[: self.params["save_videos"]]}
+        """Names of the items whose side-by-side videos are written: the same seeded choice for every method."""
+        return set(chosen_items([item.name for item in self.items], self.params["save_videos"], self.params["seed"]))
 
 
 @dataclass
@@ -261,6 +264,9 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
                         best_of_refs_reason(settings, method, refs, task, metrics, unavailable),
                         with_best=not method.uses_refs)
         plan.params = _task_params(settings, method_plan, task, refs, len(items), names, ctx)
+        plan.params["metric_backends"] = {  # the backend each metric used, defaults resolved (recorded)
+            name: choose_backend(name, spec.domain, settings.backend_choices().get(name)) or "none"
+            for name in metrics}
         plan.tags = tracking.tags(kind="eval", method=settings.method, dataset=settings.dataset,
                                   train_dataset=method_plan.train_dataset, task=task, variant=settings.variant,
                                   num_refs=refs, seed=settings.seed, convention=settings.convention, run_key=key,
