@@ -13,6 +13,7 @@ import sys
 
 import bench.commands
 from bench.errors import UserError, expected_failure
+from bench.utils import keep_freed_memory
 
 EPILOG = """examples:
   bench demo                                   # train tiny models on synthetic data, evaluate, write tables
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()  # before the first large allocation: a process-wide allocator setting
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

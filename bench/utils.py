@@ -33,3 +33,29 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+
+
+#: glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_TOP_PAD = -1, -2
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's allocator to keep freed memory for reuse instead of returning it to the kernel.
+
+    Inference allocates and frees the same large activation buffers for every batch; by default
+    glibc trims them back to the kernel and the next batch page-faults them in again, which cost
+    about a third of ``bench run``'s CPU time in the kernel on a 2-core machine (measured: system
+    time 11.7 s -> 0.7 s, wall 54 s -> 33 s). Returns whether the setting was applied (Linux/glibc).
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)) and bool(mallopt(_M_TOP_PAD, 1 << 30))
