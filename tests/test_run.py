@@ -54,9 +54,12 @@ def test_cli_reconstruction_matches_independent_l1_and_best_of_refs(tmp_path, ca
     videos = list((out / "videos").glob("*.mp4"))
     assert len(videos) == 1
     from bench.datasets.video_io import read_video
+    from bench.runner.videos import chosen_items, video_file
     strip = read_video(videos[0])
-    first = synthetic_videos(1)[0]
-    assert strip.shape[1:] == (64, 192, 3) and len(strip) == len(frames01(first.path))
+    names = [v.name for v in synthetic_videos(3)]
+    (kept,) = [v for v in synthetic_videos(3) if v.name in chosen_items(names, 1, seed=0)]  # seeded, not the first
+    assert videos[0].name == video_file(kept.name)
+    assert strip.shape[1:] == (64, 192, 3) and len(strip) == len(frames01(kept.path))
 
     runs = tracking.find_runs({"method": "copy-source", "dataset": "synthetic", "task": "reconstruction"})
     assert len(runs) == 1

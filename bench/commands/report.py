@@ -1,4 +1,4 @@
-"""``bench report``: the tracked runs as a table, the paper's Tables 1-4 and the figures."""
+"""``bench report``: the tracked runs as a table, the paper's Tables 1-4, the figures and the HTML page."""
 from __future__ import annotations
 
 import argparse
@@ -14,15 +14,19 @@ EXAMPLES = """  bench report runs --format markdown                    # every c
   bench report table1 --out reports/ --reported --png    # .tex/.md/.csv + PDF/PNG, with the paper's rows
   bench report nviews --reported-only --format md        # the paper's Table 4 alone
   bench report figures --out reports/figures             # N sweep, ablation bars, per-video distributions
+  bench report html --out reports/html                   # one page: tables, figures, every method's videos
 """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = add_verb(sub, "report", "tables (LaTeX/Markdown/CSV) and figures from tracked runs", EXAMPLES,
+    parser = add_verb(sub, "report", "tables (LaTeX/Markdown/CSV), figures and an HTML page from tracked runs",
+                      EXAMPLES,
                       "Read the complete evaluation runs of the MLflow store (MLFLOW_TRACKING_URI or ./mlflow.db) "
                       "and render the paper's tables or figures. Rows from configs/published are labelled "
                       "'(reported)' and never ranked against measured rows.")
-    parser.add_argument("what", choices=("runs", *TABLE_VERBS, "figures"), help="what to report")
+    parser.add_argument("what", choices=("runs", *TABLE_VERBS, "figures", "html"),
+                        help="what to report (html: OUT/index.html with the tables, the figures and the runs' "
+                        "saved videos of every method side by side)")
     parser.add_argument("--out", metavar="DIR", help="write files here (tables: <name>.tex/.md/.csv); "
                         "without it a table is printed")
     parser.add_argument("--format", default=None,
@@ -93,9 +97,23 @@ def _figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _html(args: argparse.Namespace) -> int:
+    from bench.reports.html import write_html_report
+
+    if not args.out:
+        raise UserError("bench report html needs --out DIR")
+    for flag, given in (("--reported-only", args.reported_only), ("--format", args.format), ("--png", args.png)):
+        if given:
+            raise UserError(f"{flag} does not apply to bench report html (it reports the measured runs)")
+    print(write_html_report(args.out, reported=args.reported))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.reported and args.reported_only:
         raise UserError("--reported and --reported-only exclude each other")
+    if args.what == "html":
+        return _html(args)
     if args.what == "runs":
         return _runs(args)
     if args.what == "figures":

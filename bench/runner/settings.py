@@ -73,7 +73,8 @@ class RunSettings:
                                   "video-mean (mean of per-video means)")
     strict: bool = option(False, help="missing metric weights are fatal instead of N/A")
     out: str | None = option(help="output folder (default runs/<dataset>/<method>-<variant>-<hash of the settings>)")
-    save_videos: int = option(0, metavar="K", help="write K side-by-side videos (source | driving | generated)")
+    save_videos: int = option(0, metavar="K", help="write K side-by-side videos (source | driving | generated) of a "
+                                                   "seeded choice of items, the same for every method (--seed)")
     variant: str = option("default", help="label of this configuration (ablation / sweep cell)")
     max_videos: int | None = option(metavar="K", help="evaluate only the first K videos / pairs")
     pairs: str | None = option(help="animation pairs CSV (FOMM format distance,source,driving,frame)")
