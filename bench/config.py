@@ -14,13 +14,15 @@ import yaml
 from bench.errors import ConfigError, UserError
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with the safe loader; errors name the file."""
+def load_yaml(path: str | Path, loader: type = yaml.SafeLoader) -> dict[str, Any]:
+    """Read a YAML mapping with the safe loader (or a subclass of it); errors name the file."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"config file not found: {p}")
+    if not issubclass(loader, yaml.SafeLoader):
+        raise TypeError("load_yaml only takes safe loaders")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.load(p.read_text(), Loader=loader)  # noqa: S506 - a SafeLoader subclass, checked above
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from bench.config import config_path
-from bench.errors import ConfigError, UserError
+from bench.config import config_path, load_yaml
+from bench.errors import ConfigError
 from bench.reports.runs import NA_PREFIX, runs_frame
 
 TABLES = ("table1", "generality", "ablation", "nviews")
@@ -57,21 +57,8 @@ _PrintedLoader.add_constructor("tag:yaml.org,2002:float", _PrintedLoader.constru
 
 
 def _load_printed(path: str | Path) -> dict[str, Any]:
-    """Like :func:`bench.config.load_yaml` (safe loader, errors name the file), floats keep their decimals."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"config file not found: {p}")
-    try:
-        data = yaml.load(p.read_text(), Loader=_PrintedLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"malformed YAML in {p}{where}: {getattr(exc, 'problem', exc)}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be a mapping, got {type(data).__name__}")
-    return data
+    """:func:`bench.config.load_yaml` whose floats keep their printed decimals."""
+    return load_yaml(path, _PrintedLoader)
 
 
 def published_path(table: str) -> Path:

@@ -28,7 +28,7 @@ from bench import tracking
 from bench.config import load_yaml
 from bench.errors import ConfigError, UserError
 from bench.runner.protocol import task_metrics
-from bench.runner.settings import SWEEP_KEYS, RunSettings, command_line, from_mapping
+from bench.runner.settings import SWEEP_KEYS, RunSettings, from_mapping
 
 #: run options a sweep file or variant may set (declared on RunSettings)
 CELL_KEYS = tuple(SWEEP_KEYS)
