@@ -88,8 +88,11 @@ def _eval_run(args: argparse.Namespace) -> int:
 
 
 SUBVERBS["eval"] = PerfVerb(
-    "end-to-end evaluation frames/s and the share of time outside method and metric compute",
-    "  bench perf eval\n  bench perf eval --method sadm --config configs/methods/sadm/synthetic.yaml --max-videos 4\n",
+    "end-to-end evaluation frames/s, the share of time outside method and metric compute, and the ratio to "
+    "the method's forward-only frames/s",
+    "  bench perf eval\n  bench perf eval --method sadm --config configs/methods/sadm/synthetic.yaml --max-videos 4\n"
+    "  bench perf eval --method fomm --config configs/methods/fomm/vox.yaml --size 256 --videos 80 --max-videos 80 "
+    "--metrics l1,psnr,ssim,ms_ssim --device cuda   # over 2,000 frames at 256 px\n",
     _eval_arguments, _eval_run)
 
 
