@@ -9,10 +9,12 @@ A checkpoint is a ``torch.save`` of a plain dict::
     train_dataset  dataset the weights were trained on (None when unknown)
     model          ``state_dict`` of the method
     optimizer, scheduler, scaler   their ``state_dict`` (None when not training)
-    epoch, step    completed epochs / optimiser steps; ``batch_in_epoch`` for a mid-epoch save
+    optimizer_discriminator, scheduler_discriminator   those of a method's discriminator (None without)
+    stage          training stage the training state belongs to ('main', or e.g. MRAA's 'avd')
+    epoch, step    completed epochs / optimiser steps of that stage; ``batch_in_epoch`` for a mid-epoch save
     rng            per-process RNG states (see :func:`capture_rng`)
     run_id         MLflow run that wrote it
-    train_config   the training strategy used
+    train_config   the training settings of that stage
 
 Everything is stored in types that ``torch.load(weights_only=True)`` accepts, so loading a
 checkpoint never runs code from the file.
@@ -39,6 +41,9 @@ FORMAT = "motionbench"
 CHECKPOINT_VERSION = 1
 #: fields every checkpoint has (others are optional)
 REQUIRED_FIELDS = ("method", "config", "model")
+#: the large states, left out of :func:`meta_of`
+LARGE_FIELDS = ("model", "optimizer", "scheduler", "optimizer_discriminator", "scheduler_discriminator", "scaler",
+                "rng")
 
 
 def _canonical(value: Any) -> Any:
@@ -232,4 +237,4 @@ def load_method(path: str | Path, expected_method: str | None = None,
 
 def meta_of(data: Mapping[str, Any]) -> dict[str, Any]:
     """A checkpoint dict without its large states (weights, optimiser, RNG)."""
-    return {k: v for k, v in data.items() if k not in ("model", "optimizer", "scheduler", "scaler", "rng")}
+    return {k: v for k, v in data.items() if k not in LARGE_FIELDS}

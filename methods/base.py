@@ -1,10 +1,32 @@
 """The interface every animation method implements."""
 from __future__ import annotations
 
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import torch
 from torch import nn
+
+from bench.errors import UserError
+
+#: the stage ``bench train`` runs unless told otherwise (every trainable method has it)
+MAIN_STAGE = "main"
+
+
+@dataclass(frozen=True)
+class TrainingStage:
+    """A training stage after the main one (``bench train --stage NAME --resume RUN``).
+
+    It trains only the sub-networks named in ``networks`` (attributes of the method, the official
+    checkpoint names), with :meth:`Method.stage_losses`; every other parameter is frozen. Its
+    settings come from the ``stages.<name>`` section of the training strategy, its method-specific
+    ones (``options``, validated by the dataclass ``options``) included.
+    """
+
+    name: str
+    networks: tuple[str, ...]
+    description: str
+    options: type | None = None
 
 
 class Method(nn.Module):
@@ -18,6 +40,8 @@ class Method(nn.Module):
     name: str = ""
     #: whether the method uses reference views (multi-view fusion)
     uses_refs: bool = False
+    #: training stages after the main one; each has a persistent flag ``trained_<name>`` in the state
+    stages: tuple[TrainingStage, ...] = ()
 
     def generate(self, source: torch.Tensor, driving: torch.Tensor, refs: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction: motion taken from ``driving`` in absolute mode."""
@@ -29,13 +53,60 @@ class Method(nn.Module):
         return self.generate(source, driving, refs)
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Training losses for a batch with ``source``, ``driving`` (and ``refs``); summed by the trainer."""
+        """Training losses for a batch with ``source``, ``driving`` (and ``refs``); summed by the trainer.
+
+        A method with an :meth:`adversary` returns its discriminator's terms here too: the trainer
+        back-propagates the sum once and steps both optimisers (see :meth:`adversary`)."""
         raise NotImplementedError(f"method '{self.name}' has no training losses")
 
+    def adversary(self) -> nn.Module | None:
+        """The discriminator trained beside the model by an Adam and MultiStepLR of its own
+        (``train.lr_discriminator``), or None. Its terms in :meth:`losses` must reach only its own
+        parameters, and the model's terms only the model's."""
+        return None
+
+    def stage_losses(self, stage: str, batch: Mapping[str, torch.Tensor], options: Any) -> dict[str, torch.Tensor]:
+        """Training losses of the extra stage ``stage`` (see :attr:`stages`)."""
+        raise NotImplementedError(f"method '{self.name}' has no training stage '{stage}'")
+
+    def sample(self, source: torch.Tensor, driving: torch.Tensor, refs: torch.Tensor | None = None,
+               stage: str = MAIN_STAGE) -> torch.Tensor:
+        """What the sample grids of training ``stage`` show (default: the reconstruction)."""
+        return self.generate(source, driving, refs)
+
+    # ------------------------------------------------------------------ extra stages
+    def stage(self, name: str) -> TrainingStage:
+        """The declared extra stage ``name`` (one-line error naming the choices otherwise)."""
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        choices = ", ".join([MAIN_STAGE, *(s.name for s in self.stages)])
+        raise UserError(f"method '{self.name}' has no training stage '{name}' (stages: {choices})")
+
+    def register_stage_flags(self) -> None:
+        """Give each declared stage its persistent ``trained_<name>`` flag (False until trained).
+
+        Checkpoints written before a stage existed lack the flag; they load with it False."""
+        for stage in self.stages:
+            self.register_buffer(f"trained_{stage.name}", torch.zeros((), dtype=torch.bool))
+
+        def default_flags(module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+            for stage in self.stages:
+                state_dict.setdefault(f"{prefix}trained_{stage.name}", torch.zeros((), dtype=torch.bool))
+
+        self.register_load_state_dict_pre_hook(default_flags)
+
+    def stage_trained(self, name: str) -> bool:
+        """Whether the networks of stage ``name`` have been trained (by ``bench train --stage`` or
+        in an official checkpoint)."""
+        return bool(getattr(self, f"trained_{self.stage(name).name}"))
+
+    def mark_stage_trained(self, name: str) -> None:
+        getattr(self, f"trained_{self.stage(name).name}").fill_(True)
+
+    # ------------------------------------------------------------------ sizes
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
     def trainable(self) -> bool:
         return any(p.requires_grad for p in self.parameters())
-
-

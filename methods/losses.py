@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.errors import MissingWeightsError, UserError
-from bench.methods.blocks import AntiAliasInterpolation2d, make_coordinate_grid
+from bench.methods.blocks import ALIGN_CORNERS, AntiAliasInterpolation2d, make_coordinate_grid
 
 #: file name of torchvision's ImageNet VGG-19 weights in the torch hub cache
 VGG19_WEIGHTS = "vgg19-dcbb9e9d.pth"
@@ -31,6 +31,8 @@ _VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 
 _VGG19_TAPS = (2, 7, 12, 21, 30)
 #: smallest image side that survives the four 2x2 poolings before relu5_1
 _VGG19_MIN_SIZE = 16
+#: seed of the random VGG-19 weights (``pretrained=False``)
+RANDOM_VGG_SEED = 0
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -56,13 +58,17 @@ def _vgg19_trunk() -> nn.Sequential:
 class Vgg19Features(nn.Module):
     """Frozen VGG-19 returning relu1_1 .. relu5_1 of an image in [0, 1].
 
-    ``pretrained=False`` keeps random weights (tests, tiny presets); otherwise the ImageNet
-    weights are read from ``weights_path`` (default: the torchvision hub cache).
+    ``pretrained=False`` keeps random weights (tests, tiny presets), the same ones every time
+    (seed :data:`RANDOM_VGG_SEED`); otherwise the ImageNet weights are read from ``weights_path``
+    (default: the torchvision hub cache). Building it leaves the global RNG untouched, so a loss
+    built on first use does not shift a training run's random stream (exact resume).
     """
 
     def __init__(self, pretrained: bool = True, weights_path: str | Path | None = None) -> None:
         super().__init__()
-        trunk = _vgg19_trunk()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_VGG_SEED)
+            trunk = _vgg19_trunk()
         if pretrained:
             path = Path(weights_path) if weights_path else vgg19_weights_path()
             try:
@@ -189,8 +195,8 @@ class RandomTransform:
 
     def warp_coordinates(self, coords: torch.Tensor) -> torch.Tensor:
         """``B x P x 2`` points -> their images under the transform."""
-        theta = self.theta.to(coords)
-        out = torch.einsum("bij,bpj->bpi", theta[:, :, :2], coords) + theta[:, None, :, 2]
+        theta = self.theta.to(coords)[:, None]  # B x 1 x 2 x 3, applied per point as the official matmul
+        out = (torch.matmul(theta[..., :2], coords.unsqueeze(-1)) + theta[..., 2:]).squeeze(-1)
         if self.use_tps:
             dist = (coords[:, :, None, :] - self.control_points.to(coords)).abs().sum(-1)
             radial = dist ** 2 * torch.log(dist + 1e-6) * self.control_params.to(coords)
@@ -198,11 +204,17 @@ class RandomTransform:
         return out
 
     def transform_frame(self, frame: torch.Tensor) -> torch.Tensor:
-        """Resample ``B x C x H x W`` images through the transform (reflection padding)."""
+        """Resample ``B x C x H x W`` images through the transform (reflection padding).
+
+        As the official ``Transform.transform_frame`` (FOMM / MRAA ``modules/model.py``): the grid
+        spans the pixel centres (``make_coordinate_grid``) but ``grid_sample`` runs with PyTorch's
+        default ``align_corners=False``, so the target carries a slight zoom ((W-1)/W) that the
+        official equivariance losses include.
+        """
         b, _, h, w = frame.shape
         grid = make_coordinate_grid((h, w), frame.dtype).to(frame.device).reshape(1, h * w, 2).expand(b, -1, -1)
         grid = self.warp_coordinates(grid).reshape(b, h, w, 2)
-        return F.grid_sample(frame, grid, padding_mode="reflection", align_corners=True)
+        return F.grid_sample(frame, grid, padding_mode="reflection", align_corners=ALIGN_CORNERS)
 
     def jacobian(self, coords: torch.Tensor) -> torch.Tensor:
         """``B x P x 2 x 2`` Jacobian of ``warp_coordinates`` at ``coords`` (differentiable)."""

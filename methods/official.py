@@ -39,7 +39,9 @@ def from_official(name: str, model_params: Mapping[str, Any], checkpoint: str | 
     """Build method ``name`` from ``model_params`` and load an official checkpoint (a path or its dict).
 
     Every sub-network of ``method.networks()`` must be present and match exactly; other entries
-    (optimizers, discriminator, epoch) are ignored. Returns the method in eval mode.
+    (optimizers, FOMM's discriminator, epoch) are ignored. A training stage of the method whose
+    networks the checkpoint holds counts as trained (MRAA's AVD network: official ``avd`` animation).
+    Returns the method in eval mode.
     """
     from bench.methods import METHODS, build_method
 
@@ -58,4 +60,7 @@ def from_official(name: str, model_params: Mapping[str, Any], checkpoint: str | 
                               f"found: {', '.join(map(str, data)) or 'nothing'})")
     for net_name, net in nets.items():
         _load_network(net_name, net, data[net_name])
+    for stage in method.stages:  # published checkpoints are saved after every stage that trains what they hold
+        if all(net in data for net in stage.networks):
+            method.mark_stage_trained(stage.name)
     return method.eval()

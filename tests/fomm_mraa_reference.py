@@ -1,15 +1,20 @@
 """Helpers for the FOMM / MRAA tests against ../shared/reference (specs and official-code fixtures)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, Iterable, Mapping
 
 import torch
+from torch import nn
 
 from bench.methods import build_method
+from bench.methods.losses import Vgg19Features
 
 SPECS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "checkpoint-specs"
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fixtures"
 
 
 def spec_names(method: str) -> list[str]:
@@ -42,3 +47,58 @@ def max_errors(got: Any, expected: Any, prefix: str = "") -> dict[str, float]:
         return out
     assert got.shape == expected.shape, f"{prefix[:-1]}: shape {tuple(got.shape)} != {tuple(expected.shape)}"
     return {prefix[:-1]: (got.detach().float().cpu() - expected.float()).abs().max().item()}
+
+
+def fixture_weights() -> ModuleType:
+    """``fixtures/fixture_weights.py`` (materialises the weight recipes, e.g. the perceptual VGG-19)."""
+    spec = importlib.util.spec_from_file_location("fixture_weights", FIXTURES / "fixture_weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_vgg19_trunk(vgg: Vgg19Features, state: Mapping[str, torch.Tensor]) -> None:
+    """Load ``torchvision vgg19().features`` weights (keys ``0.weight`` ... ``28.bias``) into our slices,
+    which keep the trunk's layer indices."""
+    for block in vgg.slices:
+        block.load_state_dict({key: state[key] for key in block.state_dict()})
+
+
+def load_networks(model: nn.Module, state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
+    """Load each sub-network a fixture stores (strictly) into the attribute of the same name."""
+    for name, state in state_dicts.items():
+        getattr(model, name).load_state_dict(state)
+
+
+def official_losses(train_params: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """Our ``losses`` section for an official ``train_params`` (scales, transform and loss weights)."""
+    weights = dict(train_params["loss_weights"])
+    return {"scales": train_params["scales"], "transform_params": train_params["transform_params"], **weights,
+            "pretrained_vgg": False, **extra}
+
+
+def noise_floor(name: str, key: str) -> float:
+    """The fixture README's measured float-noise floor of one output (0 when not listed)."""
+    floors = json.loads((FIXTURES / "noise_floors.json").read_text())
+    return floors[f"shared/{name}.pt"].get(key, 0.0)
+
+
+def loss_atol(name: str, term: str) -> float:
+    """1e-5 for a loss term where the official code's own noise allows it, else the README's
+    suggestion ``max(1e-4, 10 x floor)``."""
+    floor = noise_floor(name, f"loss/{term}")
+    return 1e-5 if floor <= 1e-5 / 3 else max(1e-4, 10 * floor)
+
+
+def relative_grad_error(params: Iterable[tuple[str, nn.Parameter]], full: Mapping[str, torch.Tensor],
+                        sampled: Mapping[str, Mapping[str, Any]] | None = None) -> float:
+    """``||g - g_ref|| / ||g_ref||`` of one network over every stored gradient entry (whole tensors in
+    ``full``, the ``index`` / ``values`` samples of ``sampled``)."""
+    grads = {name: p.grad for name, p in params}
+    missing = (set(full) | set(sampled or {})) - {k for k, g in grads.items() if g is not None}
+    assert not missing, f"no gradient for {sorted(missing)[:3]}"
+    pairs = [(grads[k].flatten(), v.flatten()) for k, v in full.items()]
+    pairs += [(grads[k].flatten()[e["index"]], e["values"]) for k, e in (sampled or {}).items()]
+    diff = sum(((a.double() - b.double()) ** 2).sum() for a, b in pairs) ** 0.5
+    norm = sum((b.double() ** 2).sum() for _, b in pairs) ** 0.5
+    return float(diff / norm)

@@ -29,12 +29,13 @@ def test_demo_quick_trains_evaluates_and_reports(tmp_path, monkeypatch, capsys):
     assert len(load_runs(kind="train", complete_only=False)) == 3
 
 
-def test_demo_moves_the_lr_drop_into_its_shorter_schedule():
+@pytest.mark.parametrize("method", ["fomm", "mraa", "sadm"])
+def test_demo_moves_the_lr_drop_into_its_shorter_schedule(method):
     from bench.commands.demo import FULL, scaled_milestones
     from bench.training.config import load_train_config
 
-    preset = load_train_config("synthetic")
-    assert scaled_milestones(preset.num_epochs) == preset.epoch_milestones
+    preset = load_train_config(method, "synthetic")
+    assert scaled_milestones(method, preset.num_epochs) == preset.epoch_milestones
     for epochs in (1, 2, FULL.epochs, 2 * preset.num_epochs):
-        assert all(0 < m < epochs for m in scaled_milestones(epochs)), epochs
-    assert scaled_milestones(FULL.epochs), "the demo's default run must include the lr drop"
+        assert all(0 < m < epochs for m in scaled_milestones(method, epochs)), epochs
+    assert scaled_milestones(method, FULL.epochs), "the demo's default run must include the lr drop"

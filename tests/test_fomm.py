@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import yaml
 
 from bench.errors import ConfigError
 from bench.methods import build_method, from_official
@@ -23,9 +24,57 @@ def test_official_config_builds_exactly_the_checkpoint_keys_and_shapes(shared_di
 
 
 def test_shipped_presets_equal_the_official_model_params(shared_dir):
+    """The official ``model_params``, plus the official ``animate_params`` (``animation``) and adversarial loss
+    weights (``losses``): on for bair, fashion, mgif and nemo (as the GAN fixture's bair config), off for vox
+    and taichi (as the vox fixture's)."""
+    normalization = load_fixture(shared_dir, "fomm-animation-face")["animate_params"]["normalization_params"]
+    gan_weights = {name: load_fixture(shared_dir, name)["train_params"]["loss_weights"]
+                   for name in ("fomm-losses-face", "fomm-losses-gan-body")}
     for stem in spec_names("fomm"):
         dataset = stem.split("-")[1]
-        assert load_model_params("fomm", dataset) == load_spec(shared_dir, stem)["model_params"]
+        preset = load_model_params("fomm", dataset)
+        assert {k: v for k, v in preset.items() if k not in ("animation", "losses")} == \
+            load_spec(shared_dir, stem)["model_params"]
+        assert preset["animation"] == dict(normalization), dataset
+        weights = gan_weights["fomm-losses-gan-body" if dataset in ("bair", "fashion", "mgif", "nemo")
+                               else "fomm-losses-face"]
+        assert preset["losses"] == {k: weights[k] for k in preset["losses"]}, dataset
+        assert set(preset["losses"]) == {"generator_gan", "discriminator_gan", "feature_matching"}
+
+
+def test_official_yaml_animate_params_become_the_animation_section(tmp_path):
+    official = {"model_params": load_model_params("fomm", "synthetic"),
+                "animate_params": {"num_pairs": 50, "normalization_params": {
+                    "adapt_movement_scale": True, "use_relative_movement": True, "use_relative_jacobian": False}}}
+    official["model_params"].pop("animation")
+    path = tmp_path / "official.yaml"
+    path.write_text(yaml.safe_dump(official))
+    params = load_model_params("fomm", path)
+    assert params["animation"] == official["animate_params"]["normalization_params"]
+    assert fomm_config(params).animation.use_relative_jacobian is False
+
+
+def test_discriminator_has_the_official_keys_and_only_exists_with_the_adversarial_loss(shared_dir):
+    fx = load_fixture(shared_dir, "fomm-losses-gan-body")
+    with_gan = build_method("fomm", {**fx["model_params"], "losses": {"generator_gan": 1}})
+    assert with_gan.adversary() is with_gan.discriminator
+    assert with_gan.discriminator.state_dict().keys() == fx["state_dict"]["discriminator"].keys()
+    with_gan.discriminator.load_state_dict(fx["state_dict"]["discriminator"])  # shapes too
+    assert build_method("fomm", fx["model_params"]).adversary() is None, "generator_gan 0 (default): no GAN"
+    with pytest.raises(ConfigError, match="discriminator_params"):
+        build_method("fomm", {**load_model_params("fomm", "synthetic"), "losses": {"generator_gan": 1}})
+    with pytest.raises(ConfigError, match="feature_matching"):
+        build_method("fomm", {**fx["model_params"], "losses": {"generator_gan": 1, "feature_matching": [1]}})
+
+
+def test_official_checkpoints_with_a_discriminator_entry_load(shared_dir, tmp_path):
+    gan = load_fixture(shared_dir, "fomm-losses-gan-body")
+    path = tmp_path / "bair-cpk.pth.tar"
+    torch.save({**gan["state_dict"], "optimizer_discriminator": {"state": {}}, "epoch": 3}, path)
+    model = from_official("fomm", gan["model_params"], path)  # the discriminator entry is ignored
+    for net in ("generator", "kp_detector"):
+        for key, value in getattr(model, net).state_dict().items():
+            assert torch.equal(value, gan["state_dict"][net][key]), key
 
 
 @pytest.mark.parametrize("name", ["fomm-face", "fomm-body"])
@@ -71,9 +120,9 @@ def test_relative_movement_is_scaled_by_the_hull_size_ratio():
     kp_d0 = {"value": kp_initial}
     kp_d = {"value": kp_initial + torch.tensor([0.1, -0.05])}
     assert movement_scale(kp_source["value"], kp_d0["value"]).item() == pytest.approx(2.0)
-    out = normalize_kp(kp_source, kp_d, kp_d0)
+    out = normalize_kp(kp_source, kp_d, kp_d0, adapt_movement_scale=True)
     torch.testing.assert_close(out["value"], kp_source["value"] + 2 * torch.tensor([0.1, -0.05]))
-    fixed = normalize_kp(kp_source, kp_d, kp_d0, adapt_movement_scale=False)
+    fixed = normalize_kp(kp_source, kp_d, kp_d0)  # the official configs' default
     torch.testing.assert_close(fixed["value"], kp_source["value"] + torch.tensor([0.1, -0.05]))
     absolute = normalize_kp(kp_source, kp_d, kp_d0, use_relative_movement=False)
     assert absolute["value"] is kp_d["value"]

@@ -76,6 +76,7 @@ def test_methods_list_counts_parameters_of_the_dataset_preset(capsys):
     for name in ("fomm", "mraa"):
         count = build_method(name, load_model_params(name, "synthetic")).num_parameters()
         assert f"{count:,}" in out
-    assert "animation.mode=relative" in out
-    assert main(["methods", "list", "--dataset", "ted"]) == 0
-    assert "no preset" in capsys.readouterr().out  # FOMM has no TED config
+    assert "animation.mode=None" in out  # MRAA: avd once its AVD network is trained, else relative
+    assert "losses.generator_gan=0.0" in out and "animation.adapt_movement_scale=False" in out
+    assert main(["methods", "list", "--dataset", "dfdc"]) == 0
+    assert "no preset" in capsys.readouterr().out  # FOMM has no DFDC config

@@ -118,10 +118,14 @@ def test_perceptual_loss_rejects_images_too_small_for_its_coarsest_scale(random_
         random_vgg_loss(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64))
 
 
-def test_transform_with_zero_sigmas_is_the_identity():
+def test_transform_with_zero_sigmas_keeps_points_and_zooms_frames_as_the_official_one():
     t = RandomTransform(2, sigma_affine=0.0, sigma_tps=0.0, points_tps=5)
-    frame = torch.rand(2, 3, 17, 23)
-    torch.testing.assert_close(t.transform_frame(frame), frame, rtol=0, atol=1e-6)
+    # the grid spans the pixel centres but grid_sample runs with align_corners=False (official
+    # Transform.transform_frame): column i samples position i W / (W - 1) - 1/2, a zoom by (W - 1) / W
+    h, w = 17, 23
+    ramp = torch.arange(w, dtype=torch.float64).expand(2, 1, h, w)  # value = column index
+    expected = torch.arange(w, dtype=torch.float64) * w / (w - 1) - 0.5
+    torch.testing.assert_close(t.transform_frame(ramp)[..., 1:-1], expected[1:-1].expand(2, 1, h, -1))
     pts = torch.rand(2, 7, 2) * 2 - 1
     torch.testing.assert_close(t.warp_coordinates(pts), pts)
     torch.testing.assert_close(t.jacobian(pts), torch.eye(2).expand(2, 7, 2, 2))

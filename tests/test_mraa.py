@@ -132,3 +132,19 @@ def test_reproduces_the_official_forward_pass_on_cuda(shared_dir, monkeypatch):
     errors = max_errors({k: got[k] for k in fx["outputs"]}, fx["outputs"])
     assert max(errors.values()) < 1e-4, errors
     assert animated.is_cuda and torch.isfinite(animated).all()
+
+
+def test_the_avd_stage_flag_is_in_the_state_and_official_checkpoints_set_it(shared_dir):
+    params = load_model_params("mraa", "synthetic")
+    model = build_method("mraa", params)
+    assert [(s.name, s.networks) for s in model.stages] == [("avd", ("avd_network",))]
+    assert not model.stage_trained("avd") and "trained_avd" in model.state_dict()
+    model.mark_stage_trained("avd")
+    fresh = build_method("mraa", params)
+    fresh.load_state_dict(model.state_dict())  # survives a state-dict round trip (bench run --set ...)
+    assert fresh.stage_trained("avd")
+    older = {k: v for k, v in model.state_dict().items() if k != "trained_avd"}  # written before the stage existed
+    fresh.load_state_dict(older)
+    assert not fresh.stage_trained("avd")
+    fx = load_fixture(shared_dir, "mraa-face")
+    assert from_official("mraa", fx["model_params"], fx["state_dict"]).stage_trained("avd")

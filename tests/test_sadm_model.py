@@ -9,6 +9,7 @@ import torch
 from bench.config import apply_overrides, config_path, load_yaml
 from bench.errors import ConfigError, UserError
 from bench.methods import METHODS, build_method
+from bench.methods.fomm import normalize_kp
 from bench.methods.sadm import SADM, build_sadm, parse_config
 from bench.methods.sadm.motion import combine_displacements, keypoint_displacements
 
@@ -174,8 +175,10 @@ def test_animation_without_driving_motion_reconstructs_the_source_path():
     assert (moved - still).abs().max() > 1e-5
 
 
-def test_animation_moves_source_keypoints_by_the_driving_displacement():
-    model = tiny()
+@pytest.mark.parametrize("animation", [{}, {"adapt_movement_scale": True}, {"use_relative_movement": False}])
+def test_animation_moves_source_keypoints_as_fomms_normalize_kp(animation):
+    """``config.animation`` holds FOMM's official normalization_params (no scaling, relative movement)."""
+    model = tiny(*(f"animation.{k}={v}" for k, v in animation.items()))
     calls = []
     original = model.forward_views
 
@@ -188,7 +191,10 @@ def test_animation_moves_source_keypoints_by_the_driving_displacement():
     with torch.no_grad():
         model.animate(src, drv, init)
         kp = [model.kp_detector(x) for x in (src, drv, init)]
-    torch.testing.assert_close(calls[0], kp[0] + kp[1] - kp[2])
+    expected = normalize_kp({"value": kp[0]}, {"value": kp[1]}, {"value": kp[2]}, **animation)["value"]
+    torch.testing.assert_close(calls[0], expected, rtol=0, atol=0)
+    if not animation:
+        torch.testing.assert_close(calls[0], kp[0] + (kp[1] - kp[2]), rtol=0, atol=0)
 
 
 def test_losses_are_weighted_finite_and_train_every_network():

@@ -1,6 +1,6 @@
 """The honest learning check (slow): the synthetic presets beat copy-source on reconstruction L1.
 
-Trains the tiny FOMM, MRAA and SADM presets with ``configs/train/synthetic.yaml`` exactly as
+Trains the tiny FOMM, MRAA and SADM presets with ``configs/train/<method>/synthetic.yaml`` exactly as
 ``bench train --method M --dataset synthetic`` does, then evaluates reconstruction L1 on the
 synthetic test split with the evaluation runner.
 """

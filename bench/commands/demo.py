@@ -37,7 +37,7 @@ class DemoPlan:
     num_pairs: int
 
 
-#: sized for about 10 minutes on 2 CPU cores: half the presets' schedule (configs/train/synthetic.yaml,
+#: sized for about 10 minutes on 2 CPU cores: half the presets' schedule (configs/train/<method>/synthetic.yaml,
 #: 60 epochs; pass --epochs 60 for it), lr drop moved with it; measured with two runs sharing 2 cores,
 #: 30 epochs took FOMM 153 s (L1 0.046) and SADM 213 s (0.048) against copy-source's 0.052
 FULL = DemoPlan(epochs=30, max_videos=None, num_pairs=8)
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--quick", action="store_true", help="one training epoch, 3 test videos, 4 animation pairs")
     parser.add_argument("--epochs", type=int, default=None, metavar="N",
                         help=f"training epochs per method (default {FULL.epochs}, --quick {QUICK.epochs}; "
-                        "the synthetic preset's full schedule is num_epochs in configs/train/synthetic.yaml)")
+                        "the synthetic presets' full schedule is num_epochs in configs/train/METHOD/synthetic.yaml)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
     parser.set_defaults(func=run)
 
@@ -75,12 +75,12 @@ def _last_checkpoint(folder: Path) -> Path | None:
     return last if last.is_file() else None
 
 
-def scaled_milestones(epochs: int) -> list[int]:
-    """The preset's lr milestones moved in proportion to a shorter (or longer) run: the drop
+def scaled_milestones(method: str, epochs: int) -> list[int]:
+    """The method's preset lr milestones moved in proportion to a shorter (or longer) run: the drop
     matters for these short runs, so it must happen within ``epochs``."""
     from bench.training.config import load_train_config
 
-    preset = load_train_config(DATASET)
+    preset = load_train_config(method, DATASET)
     moved = (round(m * epochs / preset.num_epochs) for m in preset.epoch_milestones)
     return sorted({m for m in moved if 0 < m < epochs})
 
@@ -90,7 +90,7 @@ def train(method: str, out: Path, plan: DemoPlan, device: str | None) -> Path:
     from bench.training import TrainRequest, run_training
 
     folder = out / "train" / method
-    milestones = f"train.epoch_milestones={scaled_milestones(plan.epochs)}"
+    milestones = f"train.epoch_milestones={scaled_milestones(method, plan.epochs)}"
     request = TrainRequest(method=method, dataset=DATASET, out=folder, device=device, epochs=plan.epochs,
                            overrides=[milestones], resume=_last_checkpoint(folder))
     return run_training(request).checkpoint

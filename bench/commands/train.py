@@ -1,4 +1,4 @@
-"""``bench train``: train a method on a dataset with the shared FOMM / MRAA strategy."""
+"""``bench train``: train a method on a dataset with its official training strategy (and its later stages)."""
 from __future__ import annotations
 
 import argparse
@@ -11,24 +11,29 @@ EXAMPLES = """  bench train --method fomm --dataset synthetic                 # 
   bench train --method sadm --dataset vox --root data/vox --device cuda --amp
   bench train --method mraa --dataset taichi --root data/taichi --set train.batch_size=16 --epochs 50
   bench train --resume runs/train/fomm-vox-20260101-120000     # continue (folder, checkpoint or MLflow run id)
-  torchrun --nproc_per_node 4 -m bench train --method sadm --dataset vox --root data/vox
+  bench train --stage avd --resume runs/train/mraa-vox-20260101-120000   # MRAA stage 2: the AVD network
+  torchrun --nproc_per_node 4 -m bench train --method sadm --dataset vox --root data/vox   # global batch split
 """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = add_verb(sub, "train", "train a method with the FOMM/MRAA strategy (resumable, tracked in MLflow)",
-                      EXAMPLES, description="Train METHOD on DATASET with the strategy in configs/train/DATASET.yaml "
-                      "(Adam, MultiStepLR, flips and colour jitter, identity sampling). Checkpoints go to "
-                      "OUT/checkpoints (last.pt every epoch, epoch-NNNN.pt every checkpoint_every epochs); "
-                      "Ctrl-C saves one before exiting. Under torchrun, DistributedDataParallel over all processes.")
+    parser = add_verb(sub, "train", "train a method with its official strategy (resumable, tracked in MLflow)",
+                      EXAMPLES, description="Train METHOD on DATASET with the strategy in "
+                      "configs/train/METHOD/DATASET.yaml, the values of the method's official config (Adam, "
+                      "MultiStepLR, augmentation, identity sampling; FOMM's discriminator where its config has one). "
+                      "Checkpoints go to OUT/checkpoints (last.pt every epoch, epoch-NNNN.pt every checkpoint_every "
+                      "epochs; a later stage in OUT/checkpoints/STAGE); Ctrl-C saves one before exiting. Under "
+                      "torchrun, DistributedDataParallel over all processes; batch_size is the global batch.")
     parser.add_argument("--method", help="registered method, e.g. fomm, mraa, sadm")
     parser.add_argument("--dataset", help="dataset to train on, e.g. vox, taichi, synthetic")
     parser.add_argument("--root", help="dataset root in FOMM layout (ROOT/train, ROOT/test)")
     parser.add_argument("--config", help="method config: a YAML file or a preset name (default: the dataset's preset)")
-    parser.add_argument("--train-config", help="training strategy YAML (default: configs/train/DATASET.yaml)")
+    parser.add_argument("--train-config", help="training strategy YAML (default: configs/train/METHOD/DATASET.yaml)")
     add_set_option(parser)
     parser.add_argument("--resume", metavar="RUN_ID|CKPT",
                         help="continue from a checkpoint file, an output folder or an MLflow run id")
+    parser.add_argument("--stage", help="training stage after the main one, e.g. avd (MRAA's AVD network, "
+                        "official train_avd.py); needs --resume of the stage before")
     parser.add_argument("--out", help="output folder (default runs/train/METHOD-DATASET-TIME)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
@@ -41,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     request = TrainRequest(method=args.method, dataset=args.dataset, root=args.root, config=args.config,
                            train_config=args.train_config, overrides=args.overrides, resume=args.resume,
-                           out=args.out, device=args.device, amp=args.amp, epochs=args.epochs)
+                           stage=args.stage, out=args.out, device=args.device, amp=args.amp, epochs=args.epochs)
     try:
         result = run_training(request)
     except TrainingInterrupted as stop:

@@ -1,8 +1,9 @@
-"""Training for every registered method with the FOMM / MRAA strategy (``bench train``).
+"""Training for every registered method with its official strategy (``bench train``).
 
-``config`` (strategy presets), ``augment`` (flips, colour jitter), ``sampler`` (seeded,
-resumable distributed sampler), ``trainer`` (the loop, checkpoints, Ctrl-C), ``monitor`` (MLflow and
-progress) and ``run`` (the verb as a function).
+``config`` (strategy presets per method and dataset, extra stages), ``augment`` (the official flips,
+resize, crop and colour jitter), ``sampler`` (seeded, resumable distributed sampler), ``trainer`` (the
+loop, a method's discriminator, checkpoints, Ctrl-C), ``monitor`` (MLflow and progress) and ``run``
+(the verb as a function).
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The training strategy (FOMM / MRAA, shared by every method): one YAML per dataset in ``configs/train``."""
+"""Training strategies: one YAML per method and dataset in ``configs/train/<method>/<dataset>.yaml``,
+with the values of that method's official config (see each file's header)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,6 +8,7 @@ from typing import Any, Mapping
 
 from bench.config import apply_overrides, config_path, from_dict, load_yaml, to_dict
 from bench.errors import ConfigError
+from bench.methods.base import MAIN_STAGE
 
 
 @dataclass
@@ -20,11 +22,39 @@ class JitterConfig:
 
 
 @dataclass
+class ResizeConfig:
+    """Official ``resize_param`` (MGif): every frame of a sample resized by one factor drawn from
+    U(``ratio``) (``int(side * factor)``, nearest neighbour)."""
+
+    ratio: list[float]
+
+    def __post_init__(self) -> None:
+        if len(self.ratio) != 2 or not 0 < self.ratio[0] <= self.ratio[1]:
+            raise ConfigError(f"config key 'train.augmentation.resize.ratio' needs two increasing positive "
+                              f"factors, got {self.ratio}")
+
+
+@dataclass
+class CropConfig:
+    """Official ``crop_param``: every frame of a sample cropped to ``size`` (height, width) at one
+    random offset, after edge padding where it is smaller."""
+
+    size: list[int]
+
+    def __post_init__(self) -> None:
+        if len(self.size) != 2 or min(self.size) < 1:
+            raise ConfigError(f"config key 'train.augmentation.crop.size' needs a height and a width, got {self.size}")
+
+
+@dataclass
 class AugmentationConfig:
-    """FOMM's ``augmentation_params``: flips with probability 1/2, one jitter draw per sample."""
+    """FOMM's / MRAA's ``augmentation_params``, applied in the official order: flip (time flip with
+    probability 1/2, else horizontal flip with probability 1/2: never both), resize, crop, jitter."""
 
     horizontal_flip: bool = True
     time_flip: bool = True
+    resize: ResizeConfig | None = None
+    crop: CropConfig | None = None
     jitter: JitterConfig = field(default_factory=JitterConfig)
 
 
@@ -32,10 +62,16 @@ class AugmentationConfig:
 class TrainConfig:
     """One epoch is ``num_repeats`` passes over the identities (``id_sampling``) or the videos.
 
-    ``lr`` drops by ``gamma`` at each of ``epoch_milestones``; ``loss_weights`` multiply the
-    method's loss terms by name (terms not named keep weight 1); ``checkpoint_every`` is in
-    epochs, ``log_every`` and ``sample_every`` in optimiser steps; ``frame_size`` resizes
-    frames (null: native size); ``num_refs`` reference frames go to methods that use them.
+    ``batch_size`` is the global batch: under torchrun each of the N processes takes
+    ``batch_size / N`` (it must divide). ``lr`` drops by ``gamma`` at each of ``epoch_milestones``
+    (for the model and, with its own Adam, a method's discriminator at ``lr_discriminator``,
+    default ``lr``); ``loss_weights`` multiply the method's loss terms by name (terms not named keep
+    weight 1); ``checkpoint_every`` is in epochs, ``log_every`` and ``sample_every`` in optimiser
+    steps; ``frame_size`` resizes frames (null: native size); ``num_refs`` reference frames go to
+    methods that use them; ``sync_bn`` synchronises BatchNorm statistics over the processes
+    (SyncBatchNorm, CUDA). ``stages`` holds the settings of a method's extra training stages
+    (``bench train --stage NAME``), each merged over the rest of this config; ``options`` are
+    the stage's method-specific settings.
     """
 
     num_epochs: int
@@ -43,6 +79,7 @@ class TrainConfig:
     epoch_milestones: list[int]
     batch_size: int
     lr: float = 2.0e-4
+    lr_discriminator: float | None = None
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     gamma: float = 0.1
     checkpoint_every: int = 50
@@ -51,11 +88,14 @@ class TrainConfig:
     num_refs: int = 3
     frame_size: int | None = None
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    sync_bn: bool = False
     num_workers: int = 4
     seed: int = 0
     log_every: int = 10
     sample_every: int = 500
     find_unused_parameters: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         positive = {"num_epochs": self.num_epochs, "num_repeats": self.num_repeats, "batch_size": self.batch_size,
@@ -73,24 +113,39 @@ class TrainConfig:
                 raise ConfigError(f"config key 'train.loss_weights.{name}': expected a number, got {value!r}")
         if self.num_refs < 0 or self.num_workers < 0:
             raise ConfigError("config keys 'train.num_refs' and 'train.num_workers' must be >= 0")
+        for name in self.stages:  # a typo in a later stage surfaces now, not after the first stage
+            for_stage(self, name)
 
 
-def train_config_path(dataset: str) -> Path:
-    """The shipped strategy for ``dataset`` (``configs/train/<dataset>.yaml``)."""
-    return config_path("train", f"{dataset}.yaml")
+def for_stage(config: TrainConfig, stage: str, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """The settings of training ``stage``: this config itself for the main stage, else its
+    ``stages.<stage>`` section merged over the rest; ``overrides`` (``--set train.*``) merged last."""
+    data = to_dict(config)
+    prefix = "train"
+    if stage != MAIN_STAGE:
+        if not isinstance(config.stages.get(stage), Mapping):
+            raise ConfigError(f"the training strategy has no section 'stages.{stage}' for training stage '{stage}'")
+        base = {k: v for k, v in data.items() if k not in ("stages", "options")}
+        data, prefix = deep_merge(base, config.stages[stage]), f"train.stages.{stage}"
+    return from_dict(TrainConfig, deep_merge(data, overrides or {}), prefix=prefix)
 
 
-def load_train_config(dataset: str | None = None, file: str | Path | None = None,
+def train_config_path(method: str, dataset: str) -> Path:
+    """The shipped strategy of ``method`` for ``dataset`` (``configs/train/<method>/<dataset>.yaml``)."""
+    return config_path("train", method, f"{dataset}.yaml")
+
+
+def load_train_config(method: str | None = None, dataset: str | None = None, file: str | Path | None = None,
                       overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Strategy from ``file`` (default: the dataset's preset), with a mapping of overrides merged in."""
+    """Strategy from ``file`` (default: the method's preset for the dataset), with overrides merged in."""
     if file is None:
-        if dataset is None:
-            raise ConfigError("a training config needs a dataset or a file")
-        file = train_config_path(dataset)
+        if method is None or dataset is None:
+            raise ConfigError("a training config needs a method and a dataset, or a file")
+        file = train_config_path(method, dataset)
         if not Path(file).is_file():
-            raise ConfigError(f"no training preset for dataset '{dataset}' ({file}); pass --train-config FILE")
-    data = load_yaml(file)
-    return train_config_from(data, overrides)
+            raise ConfigError(f"no training preset of method '{method}' for dataset '{dataset}' ({file}); "
+                              "pass --train-config FILE")
+    return train_config_from(load_yaml(file), overrides)
 
 
 def train_config_from(data: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> TrainConfig:
@@ -122,5 +177,5 @@ def split_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str, 
     return parsed.get("train", {}), parsed.get("model", {})
 
 
-__all__ = ["AugmentationConfig", "JitterConfig", "TrainConfig", "deep_merge", "load_train_config",
-           "split_overrides", "to_dict", "train_config_from", "train_config_path"]
+__all__ = ["AugmentationConfig", "CropConfig", "JitterConfig", "ResizeConfig", "TrainConfig", "deep_merge",
+           "for_stage", "load_train_config", "split_overrides", "to_dict", "train_config_from", "train_config_path"]

@@ -16,15 +16,17 @@ from bench.checkpoints import check_compatible, config_hash, load_checkpoint, sh
 from bench.datasets import get_dataset, resolve_root
 from bench.datasets.sampling import TrainPairs
 from bench.datasets.video_io import list_videos
-from bench.errors import UserError
+from bench.config import from_dict
+from bench.errors import ConfigError, UserError
 from bench.methods import build_method
+from bench.methods.base import MAIN_STAGE, Method
 from bench.methods.presets import load_model_params
 from bench.training.augment import AugmentedPairs, PairAugmentation
-from bench.training.config import (TrainConfig, deep_merge, load_train_config, split_overrides, to_dict,
+from bench.training.config import (TrainConfig, deep_merge, for_stage, load_train_config, split_overrides, to_dict,
                                    train_config_from)
 from bench.distributed import DistContext, barrier, broadcast_object, init_distributed, shutdown
 from bench.training.monitor import open_monitor, package_versions
-from bench.training.trainer import StepCallback, Trainer, TrainingInterrupted
+from bench.training.trainer import StepCallback, Trainer, TrainingInterrupted, checkpoint_dir
 from bench.utils import seed_everything
 
 DEFAULT_OUT = Path("runs") / "train"
@@ -38,9 +40,10 @@ class TrainRequest:
     dataset: str | None = None
     root: str | Path | None = None
     config: str | Path | None = None  # method config: a preset name or a YAML file
-    train_config: str | Path | None = None  # strategy file (default configs/train/<dataset>.yaml)
+    train_config: str | Path | None = None  # strategy file (default configs/train/<method>/<dataset>.yaml)
     overrides: list[str] = field(default_factory=list)  # train.<key>=v / model.<key>=v
     resume: str | Path | None = None  # checkpoint file, output folder or MLflow run id
+    stage: str | None = None  # training stage (default: the checkpoint's, else 'main')
     out: str | Path | None = None
     device: str | None = None
     amp: bool = False
@@ -60,13 +63,18 @@ class TrainResult:
     wall_s: float
 
 
-def resolve_resume(value: str | Path) -> Path:
-    """A checkpoint file, an output folder (its ``checkpoints/last.pt``) or an MLflow run id."""
+def resolve_resume(value: str | Path, stage: str | None = None) -> Path:
+    """A checkpoint file, an output folder or an MLflow run id. In a folder: the last checkpoint of
+    ``stage`` (``checkpoints/<stage>/last.pt``) when there is one, else of the main stage
+    (``checkpoints/last.pt``), from which a later stage starts."""
     path = Path(value)
     if path.is_file():
         return path
     if path.is_dir():
-        for candidate in (path / "checkpoints" / "last.pt", path / "last.pt"):
+        candidates = [path / "checkpoints" / "last.pt", path / "last.pt"]
+        if stage not in (None, MAIN_STAGE):
+            candidates.insert(0, checkpoint_dir(path, stage) / "last.pt")
+        for candidate in candidates:
             if candidate.is_file():
                 return candidate
         raise UserError(f"--resume {value}: folder has no checkpoints/last.pt")
@@ -104,20 +112,44 @@ def _model_config(method: str, dataset: str, request: TrainRequest, model_overri
                       model_overrides)
 
 
-def _train_config(dataset: str, request: TrainRequest, train_overrides: dict, resume: dict | None) -> TrainConfig:
+def _train_config(method: str, dataset: str, stage: str, continuing: bool, request: TrainRequest,
+                  train_overrides: dict, resume: dict | None) -> TrainConfig:
+    """The settings of ``stage``: the checkpoint's own when it continues, else the stage's section of
+    the strategy (``--train-config``, the checkpoint's, or ``configs/train/<method>/<dataset>.yaml``)."""
     if request.epochs is not None:
         train_overrides = {**train_overrides, "num_epochs": request.epochs}
-    if resume is not None and request.train_config is None and resume.get("train_config"):
-        return train_config_from(resume["train_config"], train_overrides)
-    return load_train_config(dataset, request.train_config, train_overrides)
+    saved = resume.get("train_config") if resume is not None and request.train_config is None else None
+    if saved and continuing:
+        return train_config_from(saved, train_overrides)
+    if saved and stage in (saved.get("stages") or {}):
+        return for_stage(train_config_from(saved), stage, train_overrides)
+    return for_stage(load_train_config(method, dataset, request.train_config), stage, train_overrides)
+
+
+def _stage_options(method: Method, stage: str, config: TrainConfig) -> Any:
+    """Check that ``stage`` is one of the method's; its options, validated."""
+    spec = method.stage(stage) if stage != MAIN_STAGE else None
+    if spec is None or spec.options is None:
+        if config.options:
+            raise ConfigError(f"config key 'train.options': training stage '{stage}' of method '{method.name}' "
+                              "takes no options")
+        return None
+    return from_dict(spec.options, config.options, prefix="train.options")
+
+
+def _run_folder(checkpoint: Path) -> Path:
+    """The run folder of a checkpoint file (``OUT/checkpoints[/<stage>]/NAME.pt`` -> ``OUT``)."""
+    for folder in checkpoint.resolve().parents[:2]:
+        if folder.name == "checkpoints":
+            return folder.parent
+    return checkpoint.resolve().parent
 
 
 def _out_dir(request: TrainRequest, method: str, dataset: str, resume_path: Path | None, ctx: DistContext) -> Path:
     if request.out is not None:
         return Path(request.out)
     if resume_path is not None:
-        parent = resume_path.resolve().parent
-        return parent.parent if parent.name == "checkpoints" else parent
+        return _run_folder(resume_path)
     stamp = broadcast_object(datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"), ctx)
     return DEFAULT_OUT / f"{method}-{dataset}-{stamp}"
 
@@ -141,10 +173,18 @@ def run_training(request: TrainRequest) -> TrainResult:
     try:
         if ctx.is_main:
             tracking.ensure_reachable()  # fail before any compute
-        resume_path = resolve_resume(request.resume) if request.resume is not None else None
+        resume_path = resolve_resume(request.resume, request.stage) if request.resume is not None else None
         resume = load_checkpoint(resume_path) if resume_path is not None else None
-        if resume is not None and not resume.get("optimizer"):
+        stage = request.stage or (resume.get("stage", MAIN_STAGE) if resume is not None else MAIN_STAGE)
+        continuing = resume is not None and resume.get("stage", MAIN_STAGE) == stage
+        if continuing and not resume.get("optimizer"):
             raise UserError(f"checkpoint {resume_path} holds no optimiser state: it can be evaluated, not resumed")
+        if resume is None and stage != MAIN_STAGE:
+            raise UserError(f"training stage '{stage}' continues a trained model: pass --resume with the run "
+                            "folder or a checkpoint of the main stage")
+        if resume is not None and not continuing and resume.get("stage", MAIN_STAGE) != MAIN_STAGE:
+            raise UserError(f"checkpoint {resume_path} is from training stage '{resume['stage']}': it continues "
+                            "that stage; another stage starts from a checkpoint of the main stage")
         if resume is not None and request.method is not None:
             check_compatible(resume, expected_method=request.method, where=resume_path)
         method_name = request.method or (resume["method"] if resume else None)
@@ -155,26 +195,31 @@ def run_training(request: TrainRequest) -> TrainResult:
             raise UserError(f"checkpoint {resume_path} was trained on '{resume['train_dataset']}', not '{dataset}'")
         train_overrides, model_overrides = split_overrides(request.overrides)
         model_config = _model_config(method_name, dataset, request, model_overrides, resume)
-        config = _train_config(dataset, request, train_overrides, resume)
+        config = _train_config(method_name, dataset, stage, continuing, request, train_overrides, resume)
 
         seed_everything(config.seed)  # identical initial weights on every rank
         method = build_method(method_name, model_config)
+        options = _stage_options(method, stage, config)
+        if resume is not None:
+            method.load_state_dict(resume["model"])
         seed_everything(config.seed + ctx.rank)  # then one stream per rank (restored when resuming)
         data = _dataset(dataset, request.root, config, method.uses_refs, ctx)
         out_dir = _out_dir(request, method_name, dataset, resume_path, ctx)
         digest = config_hash(model_config)
         meta = {"method": method_name, "config": model_config, "train_dataset": dataset,
-                "run_id": resume.get("run_id") if resume else None}
-        params = {"method": method_name, "dataset": dataset, "seed": config.seed, "config_hash": digest,
-                  "world_size": ctx.world_size, "amp": request.amp, "model": model_config, "train": to_dict(config),
-                  "versions": package_versions()}
-        run_tags = tracking.tags(kind="train", method=method_name, dataset=dataset, seed=config.seed,
+                "run_id": resume.get("run_id") if continuing else None}
+        params = {"method": method_name, "dataset": dataset, "stage": stage, "seed": config.seed,
+                  "config_hash": digest, "world_size": ctx.world_size, "amp": request.amp, "model": model_config,
+                  "train": to_dict(config), "versions": package_versions()}
+        run_tags = tracking.tags(kind="train", method=method_name, dataset=dataset, stage=stage, seed=config.seed,
                                  config_hash=short_hash(digest), out_dir=str(out_dir.resolve()))
+        run_name = f"train {method_name} {dataset}" + ("" if stage == MAIN_STAGE else f" ({stage})")
         run_id = _existing_run(meta["run_id"]) if ctx.is_main else None
-        with open_monitor(ctx.is_main, out_dir, f"train {method_name} {dataset}", run_tags,
-                          None if run_id else params, run_id=run_id) as monitor:
+        with open_monitor(ctx.is_main, out_dir, run_name, run_tags, None if run_id else params,
+                          run_id=run_id) as monitor:
             trainer = Trainer(method, config, data, ctx, out_dir, meta, amp=request.amp, monitor=monitor,
-                              callbacks=request.callbacks, resume=resume)
+                              callbacks=request.callbacks, resume=resume if continuing else None, stage=stage,
+                              options=options)
             try:
                 checkpoint = trainer.fit()
             except TrainingInterrupted:

@@ -1,4 +1,5 @@
-"""The training loop shared by every method: Adam + MultiStepLR over seeded, resumable epochs.
+"""The training loop shared by every method: Adam + MultiStepLR over seeded, resumable epochs
+(and a second pair for a method's discriminator), for the main stage or a method's extra stage.
 
 The loop is deterministic given (seed, epoch, index) for the data and the saved RNG states for
 the model's own randomness, so a run resumed from a checkpoint ends with the same weights as an
@@ -22,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from bench.checkpoints import capture_rng, restore_rng, save_checkpoint
 from bench.errors import ConfigError, UserError
-from bench.methods.base import Method
+from bench.methods.base import MAIN_STAGE, Method
 from bench.training.config import TrainConfig, to_dict
 from bench.distributed import DistContext, any_rank, gather_objects, mean_over_ranks
 from bench.training.sampler import EpochSampler
@@ -48,58 +49,112 @@ class NonFiniteLoss(UserError):
 
 
 class LossModule(nn.Module):
-    """Routes ``method.losses`` through ``forward`` so DistributedDataParallel synchronises gradients."""
+    """Routes the losses of the stage being trained through ``forward`` so DistributedDataParallel
+    synchronises gradients."""
 
-    def __init__(self, method: Method) -> None:
+    def __init__(self, method: Method, stage: str, options: Any) -> None:
         super().__init__()
         self.method = method
+        self.stage = stage
+        self.options = options
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return self.method.losses(batch)
+        if self.stage == MAIN_STAGE:
+            return self.method.losses(batch)
+        return self.method.stage_losses(self.stage, batch, self.options)
+
+
+def per_process_batch(config: TrainConfig, ctx: DistContext) -> int:
+    """The share of the global ``batch_size`` one process takes."""
+    if config.batch_size % ctx.world_size:
+        raise ConfigError(f"train.batch_size {config.batch_size} is the global batch and must divide among the "
+                          f"{ctx.world_size} processes")
+    return config.batch_size // ctx.world_size
+
+
+def sync_batchnorm(module: nn.Module, config: TrainConfig, ctx: DistContext) -> nn.Module:
+    """``module`` with BatchNorm statistics synchronised over the processes when ``config.sync_bn``
+    (as the official FOMM's ``DataParallelWithCallback``); alone, nothing to synchronise."""
+    if not (config.sync_bn and ctx.enabled):
+        return module
+    if ctx.device.type != "cuda":
+        raise ConfigError("train.sync_bn synchronises BatchNorm over CUDA processes only; "
+                          "set train.sync_bn=false to train on CPU processes")
+    return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+
+
+class OptimiserPair:
+    """Adam and its MultiStepLR over some parameters (the strategy's betas, milestones and gamma)."""
+
+    def __init__(self, params: list[nn.Parameter], lr: float, config: TrainConfig) -> None:
+        self.optimizer = torch.optim.Adam(params, lr=lr, betas=tuple(config.betas))
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, config.epoch_milestones, config.gamma)
+
+    def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.optimizer.state_dict(), self.scheduler.state_dict()
+
+    def load(self, optimizer: Mapping[str, Any], scheduler: Mapping[str, Any]) -> None:
+        self.optimizer.load_state_dict(optimizer)
+        self.scheduler.load_state_dict(scheduler)
 
 
 class Trainer:
-    """Trains ``method`` on ``dataset`` (a set_epoch-aware training-pairs dataset) with ``config``.
+    """Trains ``method`` (weights already loaded) on ``dataset`` (a set_epoch-aware training-pairs
+    dataset) with ``config``, the settings of training ``stage``.
 
-    ``resume`` is a checkpoint dict (from :func:`bench.checkpoints.load_checkpoint`) to continue
-    from; ``checkpoint_meta`` are the fields every checkpoint carries (method name, model config,
-    train dataset, run id).
+    The main stage trains every parameter with :meth:`Method.losses`, the method's
+    :meth:`~Method.adversary` by an optimiser of its own; another stage only the networks it
+    declares, with :meth:`Method.stage_losses` and ``options``. ``resume`` is a checkpoint dict
+    (from :func:`bench.checkpoints.load_checkpoint`) of this stage to continue from;
+    ``checkpoint_meta`` are the fields every checkpoint carries (method name, model config, train
+    dataset, run id, stage).
     """
 
     def __init__(self, method: Method, config: TrainConfig, dataset: Dataset, ctx: DistContext, out_dir: Path,
                  checkpoint_meta: Mapping[str, Any], amp: bool = False, monitor: NullMonitor | None = None,
-                 callbacks: Sequence[StepCallback] = (), resume: Mapping[str, Any] | None = None) -> None:
+                 callbacks: Sequence[StepCallback] = (), resume: Mapping[str, Any] | None = None,
+                 stage: str = MAIN_STAGE, options: Any = None) -> None:
         if amp and ctx.device.type != "cuda":
             raise ConfigError("--amp (mixed precision) needs a CUDA device")
-        self.method = method.to(ctx.device)
+        self.batch_size = per_process_batch(config, ctx)
+        self.method = sync_batchnorm(method, config, ctx).to(ctx.device)
         self.config = config
+        self.stage = stage
         self.dataset = dataset
         self.ctx = ctx
         self.out_dir = Path(out_dir)
-        self.meta = dict(checkpoint_meta)
+        self.meta = {**checkpoint_meta, "stage": stage}
         self.amp = amp
         self.monitor = monitor or NullMonitor()
         self.callbacks = list(callbacks)
         self.epoch = 0  # completed epochs
         self.step = 0  # optimiser steps
         self.batch_in_epoch = 0  # steps done in the current (unfinished) epoch
-        if resume is not None:
-            self.method.load_state_dict(resume["model"])
-        params = [p for p in self.method.parameters() if p.requires_grad]
+        if stage != MAIN_STAGE:  # only the stage's networks learn
+            self.method.requires_grad_(False)
+            for name in self.method.stage(stage).networks:
+                getattr(self.method, name).requires_grad_(True)
+        adversary = self.method.adversary() if stage == MAIN_STAGE else None
+        adversarial = {id(p) for p in adversary.parameters()} if adversary is not None else set()
+        params = [p for p in self.method.parameters() if p.requires_grad and id(p) not in adversarial]
         if not params:
             raise UserError(f"method '{method.name}' has no trainable parameters")
-        self.optimizer = torch.optim.Adam(params, lr=config.lr, betas=tuple(config.betas))
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, config.epoch_milestones, config.gamma)
+        self.model_optimiser = OptimiserPair(params, config.lr, config)
+        self.adversary_optimiser = None
+        if adversary is not None:
+            lr = config.lr if config.lr_discriminator is None else config.lr_discriminator
+            self.adversary_optimiser = OptimiserPair(list(adversary.parameters()), lr, config)
         self.scaler = torch.amp.GradScaler(ctx.device.type, enabled=amp)
-        self.module: nn.Module = LossModule(self.method)
+        self.module: nn.Module = LossModule(self.method, stage, options)
         if ctx.enabled:
             self.module = DistributedDataParallel(
                 self.module, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
                 find_unused_parameters=config.find_unused_parameters)
         self.sampler = EpochSampler(dataset, ctx, seed=config.seed)
         if self.steps_per_epoch < 1:
-            raise ConfigError(f"batch_size {config.batch_size} is larger than the {self.sampler.per_epoch} samples "
-                              f"per epoch and process; lower train.batch_size or raise train.num_repeats")
+            raise ConfigError(f"batch_size {config.batch_size} over {ctx.world_size} process(es) is larger than the "
+                              f"{self.sampler.per_epoch} samples per epoch and process; lower train.batch_size or "
+                              "raise train.num_repeats")
         if resume is not None:
             self._load_training_state(resume)
         self._stop_requested = False
@@ -107,16 +162,23 @@ class Trainer:
 
     # ------------------------------------------------------------------ state
     @property
+    def optimisers(self) -> list[OptimiserPair]:
+        return [self.model_optimiser] + ([self.adversary_optimiser] if self.adversary_optimiser else [])
+
+    @property
     def steps_per_epoch(self) -> int:
-        return self.sampler.per_epoch // self.config.batch_size
+        return self.sampler.per_epoch // self.batch_size
 
     @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.config.num_epochs
 
     def _load_training_state(self, data: Mapping[str, Any]) -> None:
-        self.optimizer.load_state_dict(data["optimizer"])
-        self.scheduler.load_state_dict(data["scheduler"])
+        self.model_optimiser.load(data["optimizer"], data["scheduler"])
+        if self.adversary_optimiser is not None:
+            if not data.get("optimizer_discriminator"):
+                raise UserError("the checkpoint holds no discriminator optimiser state to continue from")
+            self.adversary_optimiser.load(data["optimizer_discriminator"], data["scheduler_discriminator"])
         if data.get("scaler") and self.amp:
             self.scaler.load_state_dict(data["scaler"])
         self.epoch, self.step = int(data["epoch"]), int(data["step"])
@@ -132,9 +194,12 @@ class Trainer:
         rng = gather_objects(capture_rng(), self.ctx)
         if self.ctx.is_main:
             fields = {**self.meta, "run_id": self.monitor.run_id or self.meta.get("run_id")}
+            optimizer, scheduler = self.model_optimiser.state()
+            optimizer_d, scheduler_d = self.adversary_optimiser.state() if self.adversary_optimiser else (None, None)
             save_checkpoint(
-                path, **fields, model=self.method.state_dict(), optimizer=self.optimizer.state_dict(),
-                scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict() if self.amp else None,
+                path, **fields, model=self.method.state_dict(), optimizer=optimizer, scheduler=scheduler,
+                optimizer_discriminator=optimizer_d, scheduler_discriminator=scheduler_d,
+                scaler=self.scaler.state_dict() if self.amp else None,
                 epoch=self.epoch, step=self.step, batch_in_epoch=self.batch_in_epoch, rng=rng,
                 world_size=self.ctx.world_size, train_config=to_dict(self.config))
             if path == self.last_checkpoint:  # the one to resume from
@@ -143,7 +208,8 @@ class Trainer:
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.out_dir / "checkpoints"
+        """``OUT/checkpoints`` (main stage) or ``OUT/checkpoints/<stage>``."""
+        return checkpoint_dir(self.out_dir, self.stage)
 
     @property
     def last_checkpoint(self) -> Path:
@@ -153,10 +219,10 @@ class Trainer:
     def _loader(self, epoch: int) -> DataLoader:
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
-        self.sampler.set_epoch(epoch, skip=self.batch_in_epoch * self.config.batch_size)
+        self.sampler.set_epoch(epoch, skip=self.batch_in_epoch * self.batch_size)
         generator = torch.Generator()
         generator.manual_seed(self.config.seed * 1_000_003 + epoch)  # keeps the global RNG untouched
-        return DataLoader(self.dataset, batch_size=self.config.batch_size, sampler=self.sampler, drop_last=True,
+        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=self.sampler, drop_last=True,
                           num_workers=self.config.num_workers, pin_memory=self.ctx.device.type == "cuda",
                           generator=generator, persistent_workers=False)
 
@@ -174,8 +240,11 @@ class Trainer:
         return sum(float(weights.get(name, 1.0)) * value.float() for name, value in terms.items())
 
     def train_step(self, batch: Mapping[str, Any]) -> dict[str, float]:
-        """One optimiser step; returns the loss terms and their weighted sum (``loss``) as floats."""
-        self.optimizer.zero_grad(set_to_none=True)
+        """One step of every optimiser after one backward of the weighted sum of the loss terms
+        (official ``train.py`` order, see :meth:`Method.adversary`); returns the terms and the sum
+        (``loss``) as floats."""
+        for pair in self.optimisers:
+            pair.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.ctx.device.type, dtype=torch.float16, enabled=self.amp):
             terms = self.module(batch)
         if not terms:
@@ -189,8 +258,11 @@ class Trainer:
             raise NonFiniteLoss(f"loss is not finite at step {self.step + 1} ({bad}); last good state saved to {path}")
         self.scaler.scale(total).backward()
         self._updating = True
-        self.scaler.step(self.optimizer)
+        for pair in self.optimisers:
+            self.scaler.step(pair.optimizer)
         self.scaler.update()
+        if self.stage != MAIN_STAGE:
+            self.method.mark_stage_trained(self.stage)
         self._updating = False
         return values
 
@@ -201,7 +273,7 @@ class Trainer:
         self.method.eval()
         try:
             with torch.no_grad():
-                generated = self.method.generate(source, driving, refs)
+                generated = self.method.sample(source, driving, refs, self.stage)
         finally:
             self.method.train()
         self.monitor.log_sample(sample_grid(source, driving, generated), self.step)
@@ -248,7 +320,8 @@ class Trainer:
                             progress.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
                         self._after_step(batch, values, meter, epoch)
                     self.epoch, self.batch_in_epoch = epoch + 1, 0
-                    self.scheduler.step()
+                    for pair in self.optimisers:
+                        pair.scheduler.step()
                     self.save(self.last_checkpoint)
                     if self.epoch % self.config.checkpoint_every == 0:
                         self.save(self.checkpoint_dir / f"epoch-{self.epoch:04d}.pt")
@@ -269,7 +342,7 @@ class Trainer:
         if self.step % self.config.log_every == 0:
             metrics = mean_over_ranks(meter.means(), self.ctx)
             metrics["throughput_fps"] = meter.frames_per_second() * self.ctx.world_size
-            metrics["lr"] = self.optimizer.param_groups[0]["lr"]
+            metrics["lr"] = self.model_optimiser.optimizer.param_groups[0]["lr"]
             metrics["epoch"] = epoch + self.batch_in_epoch / self.steps_per_epoch
             self.monitor.log_metrics(metrics, self.step)
             meter.reset()
@@ -279,6 +352,12 @@ class Trainer:
             callback(self, values)
         if any_rank(self._stop_requested, self.ctx):
             raise KeyboardInterrupt
+
+
+def checkpoint_dir(out_dir: Path, stage: str) -> Path:
+    """Where training ``stage`` of the run in ``out_dir`` writes its checkpoints."""
+    folder = Path(out_dir) / "checkpoints"
+    return folder if stage == MAIN_STAGE else folder / stage
 
 
 def frames_in(batch: Mapping[str, Any]) -> int:

@@ -1,9 +1,20 @@
 """Relative animation: transfer the driving motion (relative to an initial driving frame) onto the source."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from scipy.spatial import ConvexHull, QhullError
+
+
+@dataclass
+class KeypointNormalization:
+    """How relative animation moves the source keypoints: the official FOMM YAMLs'
+    ``animate_params.normalization_params`` (all of them: ``adapt_movement_scale: False``,
+    ``use_relative_movement: True``), shared by methods that animate keypoints (FOMM, SADM)."""
+    adapt_movement_scale: bool = False
+    use_relative_movement: bool = True
 
 
 def hull_area(points: torch.Tensor) -> float:
@@ -31,12 +42,13 @@ def movement_scale(source: torch.Tensor, driving_initial: torch.Tensor) -> torch
 
 
 def normalize_kp(kp_source: dict[str, torch.Tensor], kp_driving: dict[str, torch.Tensor],
-                 kp_driving_initial: dict[str, torch.Tensor], adapt_movement_scale: bool = True,
+                 kp_driving_initial: dict[str, torch.Tensor], adapt_movement_scale: bool = False,
                  use_relative_movement: bool = True, use_relative_jacobian: bool = True) -> dict[str, torch.Tensor]:
-    """FOMM's keypoint normalisation for animation.
+    """FOMM's keypoint normalisation for animation (official ``animate.py`` ``normalize_kp``).
 
-    value: ``kp_s + scale * (kp_d - kp_d0)``; jacobian: ``J_d J_d0^-1 J_s``. With
-    ``use_relative_movement`` off the driving keypoints are used as they are (absolute mode).
+    value: ``kp_s + scale * (kp_d - kp_d0)``; jacobian: ``J_d J_d0^-1 J_s`` (when the keypoints
+    carry one). With ``use_relative_movement`` off the driving keypoints are used as they are
+    (absolute mode). The scale is per sample (the official code runs one sample at a time).
     """
     kp_new = dict(kp_driving)
     if not use_relative_movement:

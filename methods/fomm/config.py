@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from bench.config import from_dict
+from bench.errors import ConfigError
+from bench.methods.fomm.animation import KeypointNormalization
+from bench.methods.fomm.discriminator import DiscriminatorParams
 from bench.methods.losses import TransformParams
 
 
@@ -46,20 +49,27 @@ class GeneratorParams:
 
 
 @dataclass
-class AnimationParams:
-    """FOMM's ``normalize_kp`` options used by :meth:`FOMM.animate` (official demo defaults)."""
-    adapt_movement_scale: bool = True
-    use_relative_movement: bool = True
+class AnimationParams(KeypointNormalization):
+    """FOMM's ``normalize_kp`` options used by :meth:`FOMM.animate`: the official YAMLs'
+    ``animate_params.normalization_params`` (every official config: no movement-scale adaptation,
+    relative movement and relative Jacobians; ``demo.py``'s ``--adapt_scale`` is off by default too)."""
     use_relative_jacobian: bool = True
 
 
 @dataclass
 class LossParams:
-    """Official ``train_params`` loss weights; ``pretrained_vgg: false`` uses a random VGG (tests only)."""
+    """Official ``train_params`` loss weights; ``pretrained_vgg: false`` uses a random VGG (tests only).
+
+    The adversarial loss is on when ``generator_gan`` is not 0 (official bair, fashion, mgif and nemo
+    configs: 1; vox and taichi: 0), as ``train.py`` decides; it needs ``discriminator_params``.
+    """
     scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
     perceptual: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
     equivariance_value: float = 10.0
     equivariance_jacobian: float = 10.0
+    generator_gan: float = 0.0
+    discriminator_gan: float = 1.0
+    feature_matching: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0])
     #: weight of mean |prediction - driving|; 0 (off) in the official configs, used by the tiny presets
     pixel_l1: float = 0.0
     transform_params: TransformParams = field(default_factory=TransformParams)
@@ -71,12 +81,19 @@ class FOMMConfig:
     common_params: CommonParams
     kp_detector_params: KPDetectorParams
     generator_params: GeneratorParams
-    #: accepted for compatibility with the official files; no discriminator is built
-    discriminator_params: dict[str, Any] | None = None
+    #: the discriminator of the adversarial loss (built only when ``losses.generator_gan`` is not 0)
+    discriminator_params: DiscriminatorParams | None = None
     animation: AnimationParams = field(default_factory=AnimationParams)
     losses: LossParams = field(default_factory=LossParams)
 
 
 def fomm_config(data: Mapping[str, Any]) -> FOMMConfig:
     """Validate an official-style FOMM ``model_params`` mapping (errors name the offending key)."""
-    return from_dict(FOMMConfig, data)
+    cfg = from_dict(FOMMConfig, data)
+    if cfg.losses.generator_gan:
+        if cfg.discriminator_params is None:
+            raise ConfigError("config key 'losses.generator_gan' is not 0 but there are no 'discriminator_params'")
+        if len(cfg.losses.feature_matching) != cfg.discriminator_params.num_blocks:
+            raise ConfigError(f"config key 'losses.feature_matching' needs one weight per discriminator block "
+                              f"({cfg.discriminator_params.num_blocks}), got {cfg.losses.feature_matching}")
+    return cfg

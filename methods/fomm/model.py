@@ -11,6 +11,7 @@ from bench.errors import ConfigError
 from bench.methods.base import Method
 from bench.methods.fomm.animation import normalize_kp
 from bench.methods.fomm.config import FOMMConfig, fomm_config
+from bench.methods.fomm.discriminator import AdversarialTerm, MultiScaleDiscriminator
 from bench.methods.fomm.networks import KPDetector, OcclusionAwareGenerator
 from bench.methods.fomm.shared import EquivarianceTerms, PerceptualTerm, match_batch, motion_model_losses
 
@@ -22,7 +23,7 @@ class FOMM(Method):
 
     name = "fomm"
     #: config switches shown by ``bench methods list``
-    toggles = ("common_params.estimate_jacobian", "generator_params.estimate_occlusion_map",
+    toggles = ("common_params.estimate_jacobian", "generator_params.estimate_occlusion_map", "losses.generator_gan",
                "animation.adapt_movement_scale", "animation.use_relative_movement", "animation.use_relative_jacobian")
 
     def __init__(self, config: FOMMConfig) -> None:
@@ -32,10 +33,20 @@ class FOMM(Method):
         self.generator = OcclusionAwareGenerator(config.common_params, config.generator_params)
         loss = config.losses
         self._perceptual = PerceptualTerm(loss.scales, loss.perceptual, loss.pretrained_vgg)
+        self.discriminator: MultiScaleDiscriminator | None = None
+        if loss.generator_gan:
+            params = config.discriminator_params
+            self.discriminator = MultiScaleDiscriminator(config.common_params.num_channels, params)
+            self._adversarial = AdversarialTerm(params.scales, loss.generator_gan, loss.discriminator_gan,
+                                                loss.feature_matching)
 
     def networks(self) -> dict[str, nn.Module]:
-        """The sub-networks under their official checkpoint names."""
+        """The sub-networks under their official checkpoint names (the discriminator, a training-only
+        network, is not needed to animate: official checkpoints that carry one load without it)."""
         return {"generator": self.generator, "kp_detector": self.kp_detector}
+
+    def adversary(self) -> nn.Module | None:
+        return self.discriminator
 
     def forward_details(self, source: torch.Tensor, driving: torch.Tensor) -> dict[str, Any]:
         """Absolute-mode forward pass with every intermediate: ``kp_source``, ``kp_driving``,
@@ -60,10 +71,15 @@ class FOMM(Method):
         return self.generator(source, kp_norm, kp_source)["prediction"]
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Weighted perceptual (and optional pixel L1) reconstruction and keypoint / Jacobian equivariance losses."""
+        """Weighted perceptual (and optional pixel L1) reconstruction and keypoint / Jacobian equivariance
+        losses; with the adversarial loss on, also ``gen_gan``, ``feature_matching`` and the
+        discriminator's ``disc_gan`` (see :class:`AdversarialTerm`)."""
         details = self.forward_details(batch["source"], batch["driving"])
-        return motion_model_losses(self.config.losses, EQUIVARIANCE, self._perceptual, self.kp_detector,
-                                   details["prediction"], batch["driving"], details["kp_driving"])
+        out = motion_model_losses(self.config.losses, EQUIVARIANCE, self._perceptual, self.kp_detector,
+                                  details["prediction"], batch["driving"], details["kp_driving"])
+        if self.discriminator is not None:
+            out.update(self._adversarial(self.discriminator, details["prediction"], batch["driving"]))
+        return out
 
 
 def build_fomm(config: Mapping[str, Any] | None) -> FOMM:

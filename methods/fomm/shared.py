@@ -22,10 +22,14 @@ class PerceptualTerm:
         self.pretrained = pretrained
         self._loss: PerceptualLoss | None = None
 
-    def __call__(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def module(self) -> PerceptualLoss:
+        """The loss module (built on first use)."""
         if self._loss is None:
             self._loss = PerceptualLoss(self.scales, self.layer_weights, pretrained=self.pretrained)
-        self._loss = self._loss.to(device=prediction.device, dtype=prediction.dtype)
+        return self._loss
+
+    def __call__(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self._loss = self.module().to(device=prediction.device, dtype=prediction.dtype)
         return self._loss(prediction, target)
 
 

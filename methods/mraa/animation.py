@@ -11,7 +11,8 @@ Regions = dict[str, torch.Tensor]
 
 def animation_region_params(source: Regions, driving: Regions, driving_initial: Regions, mode: str = "relative",
                             avd_network: nn.Module | None = None, adapt_movement_scale: bool = True) -> Regions:
-    """Region parameters that move the source as the driving video moves.
+    """Region parameters that move the source as the driving video moves (official ``animate.py``
+    ``get_animation_region_params``).
 
     * ``standard``: the driving regions as they are (absolute).
     * ``relative``: shift ``s + scale * (d - d0)``, affine ``A_d A_d0^-1 A_s``; the covariance

@@ -62,9 +62,23 @@ class AVDParams:
 
 @dataclass
 class AnimationParams:
-    """MRAA's ``animate_params``: ``mode`` is 'relative', 'avd' or 'standard' (absolute)."""
-    mode: str = "relative"
+    """MRAA's ``animate_params``: ``mode`` is 'relative', 'avd' or 'standard' (absolute).
+
+    Unset (null), ``mode`` is the official one (every official config and ``demo.py``: 'avd') once the
+    AVD network is trained (``bench train --stage avd``, or an official checkpoint), and 'relative'
+    before. ``adapt_movement_scale`` (ours; the official 'relative' mode always adapts) can turn the
+    hull-size scaling of relative movement off.
+    """
+    mode: str | None = None
     adapt_movement_scale: bool = True
+
+
+@dataclass
+class AVDTrainOptions:
+    """Options of the AVD stage (official ``train_avd_params``; its ``lambda_shift`` / ``lambda_affine``
+    are the stage's ``loss_weights`` of ``rec_shift`` / ``rec_affine``): the pose of the driving
+    regions is scaled per sample by ``diag(U(1 - random_scale, 1 + random_scale))``."""
+    random_scale: float = 0.25
 
 
 @dataclass
@@ -100,7 +114,7 @@ def mraa_config(data: Mapping[str, Any]) -> MRAAConfig:
     if cfg.bg_predictor_params.bg_type not in BG_TYPES:
         raise ConfigError(f"config key 'bg_predictor_params.bg_type': {cfg.bg_predictor_params.bg_type!r} "
                           f"is not one of {', '.join(BG_TYPES)}")
-    if cfg.animation.mode not in ANIMATION_MODES:
+    if cfg.animation.mode is not None and cfg.animation.mode not in ANIMATION_MODES:
         raise ConfigError(f"config key 'animation.mode': {cfg.animation.mode!r} is not one of "
                           f"{', '.join(ANIMATION_MODES)}")
     return cfg

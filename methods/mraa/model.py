@@ -7,20 +7,32 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from bench.errors import ConfigError
-from bench.methods.base import Method
+from bench.errors import ConfigError, UserError
+from bench.methods.base import MAIN_STAGE, Method, TrainingStage
 from bench.methods.fomm.shared import EquivarianceTerms, PerceptualTerm, match_batch, motion_model_losses
-from bench.methods.mraa.animation import animation_region_params
-from bench.methods.mraa.config import MRAAConfig, mraa_config
+from bench.methods.mraa.animation import Regions, animation_region_params
+from bench.methods.mraa.config import AVDTrainOptions, MRAAConfig, mraa_config
 from bench.methods.mraa.networks import AVDNetwork, BGMotionPredictor, Generator, RegionPredictor
 
 EQUIVARIANCE = EquivarianceTerms("equivariance_shift", "equivariance_affine", "shift", "affine")
+AVD_STAGE = TrainingStage("avd", ("avd_network",), "animation via disentanglement: the AVD network learns to "
+                          "rebuild the driving regions from a rescaled pose and the source's shape (official "
+                          "train_avd.py)", AVDTrainOptions)
+
+
+def random_pose_scale(regions: Regions, random_scale: float) -> Regions:
+    """Official ``train_avd.random_scale``: per sample ``theta ~ U(1 - s, 1 + s)^2`` (``torch.rand`` on the
+    CPU, then moved), shift and affine of every region multiplied by ``diag(theta)``."""
+    theta = torch.rand(regions["shift"].shape[0], 2) * (2 * random_scale) + (1 - random_scale)
+    theta = theta.to(regions["shift"])
+    return {"shift": theta[:, None, :] * regions["shift"], "affine": theta[:, None, :, None] * regions["affine"]}
 
 
 class MRAA(Method):
     """Motion Representations for Articulated Animation: PCA regions, background motion, skip generator."""
 
     name = "mraa"
+    stages = (AVD_STAGE,)
     #: config switches shown by ``bench methods list``
     toggles = ("region_predictor_params.pca_based", "revert_axis_swap", "bg_predictor_params.bg_type",
                "generator_params.skips", "animation.mode", "animation.adapt_movement_scale")
@@ -35,6 +47,7 @@ class MRAA(Method):
         self.generator = Generator(c.num_regions, c.num_channels, c.revert_axis_swap, c.generator_params)
         self.avd_network = AVDNetwork(c.num_regions, c.revert_axis_swap, c.avd_network_params)
         self._perceptual = PerceptualTerm(c.losses.scales, c.losses.perceptual, c.losses.pretrained_vgg)
+        self.register_stage_flags()
 
     def networks(self) -> dict[str, nn.Module]:
         """The sub-networks under their official checkpoint names."""
@@ -58,16 +71,39 @@ class MRAA(Method):
     def generate(self, source: torch.Tensor, driving: torch.Tensor, refs: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_details(source, driving)["prediction"]
 
+    def animation_mode(self) -> str:
+        """``config.animation.mode``; unset: 'avd' once the AVD network is trained, else 'relative'."""
+        mode, trained = self.config.animation.mode, self.stage_trained(AVD_STAGE.name)
+        if mode is None:
+            return "avd" if trained else "relative"
+        if mode == "avd" and not trained:
+            raise UserError("MRAA animation mode 'avd' needs a trained AVD network and this model's is untrained: "
+                            "train it with 'bench train --method mraa --stage avd --resume RUN', or animate with "
+                            "--set animation.mode=relative")
+        return mode
+
     def animate(self, source: torch.Tensor, driving: torch.Tensor, driving_initial: torch.Tensor,
                 refs: torch.Tensor | None = None) -> torch.Tensor:
-        """Animation in ``config.animation.mode`` ('relative', 'avd' or 'standard'), without background motion."""
+        """Animation in :meth:`animation_mode` ('relative', 'avd' or 'standard'), without background motion
+        (official ``demo.py`` / ``animate.py``)."""
+        return self._animate(source, driving, driving_initial, self.animation_mode())
+
+    def _animate(self, source: torch.Tensor, driving: torch.Tensor, driving_initial: torch.Tensor,
+                 mode: str) -> torch.Tensor:
         source = match_batch(source, driving)
         driving_initial = match_batch(driving_initial, driving)
         src = self.region_predictor(source)
         params = animation_region_params(src, self.region_predictor(driving), self.region_predictor(driving_initial),
-                                         self.config.animation.mode, self.avd_network,
-                                         self.config.animation.adapt_movement_scale)
+                                         mode, self.avd_network, self.config.animation.adapt_movement_scale)
         return self.generator(source, params, src)["prediction"]
+
+    def sample(self, source: torch.Tensor, driving: torch.Tensor, refs: torch.Tensor | None = None,
+               stage: str = MAIN_STAGE) -> torch.Tensor:
+        """The AVD stage shows the source animated through the AVD network (as ``train_avd.py``'s
+        visualisation); the main stage its reconstruction."""
+        if stage == AVD_STAGE.name:
+            return self._animate(source, driving, driving, "avd")
+        return super().sample(source, driving, refs, stage)
 
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Weighted perceptual (and optional pixel L1) reconstruction and region shift / affine equivariance
@@ -76,6 +112,23 @@ class MRAA(Method):
         terms = dataclasses.replace(EQUIVARIANCE, axis_sign=self.config.revert_axis_swap)
         return motion_model_losses(self.config.losses, terms, self._perceptual, self.region_predictor,
                                    details["prediction"], batch["driving"], details["driving_region_params"])
+
+    def stage_losses(self, stage: str, batch: Mapping[str, torch.Tensor], options: AVDTrainOptions
+                     ) -> dict[str, torch.Tensor]:
+        """The AVD stage (official ``train_avd.py``): regions of source and driving from the region
+        predictor under ``no_grad`` in whatever mode the method is (train mode while training, as
+        the official never calls ``eval()``: BatchNorm uses each batch's statistics), the driving
+        pose randomly rescaled (:func:`random_pose_scale`), then mean |driving - AVD(source, pose)|
+        of shifts (``rec_shift``) and affines (``rec_affine``), unweighted (the strategy's
+        ``loss_weights`` are the official ``lambda_shift`` / ``lambda_affine``)."""
+        self.stage(stage)
+        with torch.no_grad():
+            identity = self.region_predictor(batch["source"])
+            target = self.region_predictor(batch["driving"])
+            pose = random_pose_scale(target, options.random_scale)
+        rebuilt = self.avd_network(identity, pose)
+        return {"rec_shift": (target["shift"] - rebuilt["shift"]).abs().mean(),
+                "rec_affine": (target["affine"] - rebuilt["affine"]).abs().mean()}
 
 
 def build_mraa(config: Mapping[str, Any] | None) -> MRAA:

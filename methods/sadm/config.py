@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from bench.config import from_dict
 from bench.errors import ConfigError
+from bench.methods.fomm.animation import KeypointNormalization
 from bench.methods.losses import TransformParams
 
 #: fixed-step torchdiffeq solvers (use ``steps``) and adaptive ones (use ``rtol``/``atol``)
@@ -95,6 +96,8 @@ class SADMConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     appearance_flow: AppearanceFlowConfig = field(default_factory=AppearanceFlowConfig)
     losses: LossConfig = field(default_factory=LossConfig)
+    #: relative animation of the keypoints: FOMM's official ``normalization_params`` (SADM follows FOMM)
+    animation: KeypointNormalization = field(default_factory=KeypointNormalization)
 
 
 def parse_config(data: Mapping[str, Any] | None) -> SADMConfig:

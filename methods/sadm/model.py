@@ -13,7 +13,7 @@ F_E's last layer starts at zero, so training starts from the coarse field; with
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import torch
@@ -21,6 +21,7 @@ import torch
 from bench.errors import UserError
 from bench.methods.base import Method
 from bench.methods.blocks import resize_like
+from bench.methods.fomm.animation import normalize_kp
 from bench.methods.losses import PerceptualLoss, RandomTransform, keypoint_equivariance_loss, pixel_l1_loss
 from bench.methods.sadm.config import SADMConfig, parse_config
 from bench.methods.sadm.evolution import MotionEvolution
@@ -46,7 +47,8 @@ class SADM(Method):
     The ablation switches are listed in ``toggles`` (see :mod:`bench.methods.sadm.config`).
     """
 
-    toggles = ("motion_evolution", "appearance_assist", "num_refs", "evolution.method", "evolution.adjoint")
+    toggles = ("motion_evolution", "appearance_assist", "num_refs", "evolution.method", "evolution.adjoint",
+               "animation.adapt_movement_scale", "animation.use_relative_movement")
 
     def __init__(self, config: SADMConfig) -> None:
         super().__init__()
@@ -105,9 +107,12 @@ class SADM(Method):
     def animate(self, source: torch.Tensor, driving: torch.Tensor, driving_initial: torch.Tensor,
                 refs: torch.Tensor | None = None) -> torch.Tensor:
         """Relative motion: source keypoints moved by the driving keypoints' displacement since
-        ``driving_initial`` (FOMM's relative mode, without Jacobians)."""
+        ``driving_initial`` (FOMM's official ``normalize_kp`` without Jacobians, with ``config.animation``:
+        movement-scale adaptation, relative or absolute movement)."""
         kp_source = self.kp_detector(source)
-        kp_target = kp_source + self.kp_detector(driving) - self.kp_detector(driving_initial)
+        kp_target = normalize_kp({"value": kp_source}, {"value": self.kp_detector(driving)},
+                                 {"value": self.kp_detector(driving_initial)},
+                                 **asdict(self.config.animation))["value"]
         return self.forward_views(source, kp_target, refs).prediction
 
     # ------------------------------------------------------------------ training
