@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import pickle
 import random
 import zipfile
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 
 from bench.errors import UserError
+from bench.files import atomic_torch_save
 
 FORMAT = "motionbench"
 CHECKPOINT_VERSION = 1
@@ -108,16 +108,7 @@ def save_checkpoint(path: str | Path, **fields: Any) -> Path:
     payload["version"] = CHECKPOINT_VERSION
     payload["config"] = dict(payload["config"] or {})
     payload["config_hash"] = config_hash(payload["config"])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_torch_save(payload, path)
 
 
 class CheckpointError(UserError):

@@ -104,8 +104,14 @@ class TrainConfig:
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"config key 'train.{name}' must be at least 1, got {value}")
-        if len(self.betas) != 2:
-            raise ConfigError(f"config key 'train.betas' needs two values, got {self.betas}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"config key 'train.betas' needs two values in [0, 1) (Adam), got {self.betas}")
+        for name in ("lr", "lr_discriminator", "gamma"):
+            value = getattr(self, name, None)
+            if value is not None and not value > 0:
+                raise ConfigError(f"config key 'train.{name}' must be positive, got {value}")
+        if self.frame_size is not None and self.frame_size < 1:
+            raise ConfigError(f"config key 'train.frame_size' must be a positive size or null, got {self.frame_size}")
         if sorted(self.epoch_milestones) != list(self.epoch_milestones):
             raise ConfigError(f"config key 'train.epoch_milestones' must be increasing, got {self.epoch_milestones}")
         for name, value in self.loss_weights.items():

@@ -18,6 +18,7 @@ from bench.datasets.sampling import TrainPairs
 from bench.datasets.video_io import list_videos
 from bench.config import from_dict
 from bench.errors import ConfigError, UserError
+from bench.files import ensure_folder
 from bench.methods import build_method
 from bench.methods.base import MAIN_STAGE, Method
 from bench.methods.presets import load_model_params
@@ -166,6 +167,15 @@ def _dataset(dataset: str, root: str | Path | None, config: TrainConfig, uses_re
     return AugmentedPairs(base, PairAugmentation(config.augmentation), seed=config.seed)
 
 
+def _build_method(name: str, config: dict[str, Any]) -> Any:
+    """The method to train; a config it cannot be built from (e.g. ``num_kp: -3``) is one line."""
+    try:
+        return build_method(name, config)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"method '{name}' cannot be built from its config: {text[:200]}") from None
+
+
 def run_training(request: TrainRequest) -> TrainResult:
     """Train (or resume) one method on one dataset; returns where the last checkpoint is."""
     started = time.perf_counter()
@@ -198,13 +208,15 @@ def run_training(request: TrainRequest) -> TrainResult:
         config = _train_config(method_name, dataset, stage, continuing, request, train_overrides, resume)
 
         seed_everything(config.seed)  # identical initial weights on every rank
-        method = build_method(method_name, model_config)
+        method = _build_method(method_name, model_config)
         options = _stage_options(method, stage, config)
         if resume is not None:
             method.load_state_dict(resume["model"])
         seed_everything(config.seed + ctx.rank)  # then one stream per rank (restored when resuming)
         data = _dataset(dataset, request.root, config, method.uses_refs, ctx)
         out_dir = _out_dir(request, method_name, dataset, resume_path, ctx)
+        if ctx.is_main:
+            ensure_folder(out_dir)  # an unusable --out fails before any compute
         digest = config_hash(model_config)
         meta = {"method": method_name, "config": model_config, "train_dataset": dataset,
                 "run_id": resume.get("run_id") if continuing else None}
