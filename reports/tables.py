@@ -328,8 +328,8 @@ def _mark_best(rows: list[Row], columns: tuple[Column, ...]) -> None:
 
 
 def extra_columns(spec: TableSpec, measured: pd.DataFrame | None) -> tuple[Column, ...]:
-    """Columns for registered metrics that the selected runs logged beyond the paper's layout (e.g. a
-    plugin metric, AED), after the layout, in registration order, for the layout's tasks."""
+    """Columns for registered metrics that the selected runs logged a value of beyond the paper's layout
+    (e.g. a plugin metric, AED), after the layout, in registration order, for the layout's tasks."""
     from bench.metrics import METRICS
 
     if measured is None or measured.empty:
@@ -342,8 +342,7 @@ def extra_columns(spec: TableSpec, measured: pd.DataFrame | None) -> tuple[Colum
         for metric in METRICS.ordered():
             if (task, metric) in shown or task not in info(metric).tasks:
                 continue
-            if metric in logged and logged[metric].notna().any() or NA_PREFIX + metric in logged \
-                    and logged[NA_PREFIX + metric].notna().any():
+            if metric in logged and logged[metric].notna().any():  # a column of N/A only would be noise
                 extra.append(Column(task, (metric,)))
     return tuple(extra)
 

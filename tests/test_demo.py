@@ -13,7 +13,9 @@ def test_demo_quick_trains_evaluates_and_reports(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["demo", "--quick", "--out", "demo"]) == 0
     out = capsys.readouterr().out
-    assert "mlflow ui --backend-store-uri sqlite:///" in out and "[9/9]" in out
+    assert "mlflow ui --backend-store-uri sqlite:///" in out and "[10/10]" in out
+    page = tmp_path / "demo" / "report" / "index.html"
+    assert page.is_file() and "wrote the HTML report" in out and "Copy source" in page.read_text()
 
     table = pd.read_csv(tmp_path / "demo" / "table1.csv")
     assert table["method"].tolist() == ["copy-source", "fomm", "mraa", "sadm"]

@@ -123,6 +123,7 @@ def learning_check(runs) -> list[str]:
 
 def write_outputs(out: Path, run_ids: list[str], progress: Progress) -> tuple[list[Path], str]:
     """Table 1 (and its PNG when LaTeX is installed) and the figures of exactly this demo's runs."""
+    from bench.reports.html import write_html_report
     from bench.reports.outputs import make_table, write_figures, write_table
     from bench.reports.render import to_markdown
     from bench.reports.runs import load_runs
@@ -135,6 +136,9 @@ def write_outputs(out: Path, run_ids: list[str], progress: Progress) -> tuple[li
     progress.stage("wrote table1" + ("" if png else " (no pdflatex: .tex not compiled)"))
     paths += write_figures(out / "figures", measured=runs)
     progress.stage(f"wrote {sum(p.suffix == '.png' for p in paths)} PNG files (figures and table)")
+    page = write_html_report(out / "report", run_ids=run_ids)
+    paths.append(page)
+    progress.stage(f"wrote the HTML report (open {page.resolve().as_uri()})")
     return paths, to_markdown(table) + "\n" + "\n".join(learning_check(runs))
 
 
@@ -149,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tracking.ensure_reachable()
-    progress = Progress(total=len(TRAINED) * 2 + 1 + 2)
+    progress = Progress(total=len(TRAINED) * 2 + 1 + 3)
     print(f"motionbench demo: dataset '{DATASET}', output {out.resolve()}, MLflow store {tracking.tracking_uri()}",
           flush=True)
     run_ids: list[str] = []
