@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.spatial import ConvexHull, QhullError
 
 
 @dataclass
@@ -19,6 +18,8 @@ class KeypointNormalization:
 
 def hull_area(points: torch.Tensor) -> float:
     """Area of the convex hull of ``P x 2`` points (0 when degenerate: fewer than 3 or collinear)."""
+    from scipy.spatial import ConvexHull, QhullError  # 0.4 s to import: only when animating with scaling
+
     pts = points.detach().cpu().double().numpy()
     if len(pts) < 3:
         return 0.0
