@@ -1,4 +1,4 @@
-"""Method registry: copy-source, FOMM, MRAA, SADM.
+"""Method registry: copy-source, FOMM, MRAA, TPSMM, SADM.
 
 Each method is registered with its facts (:class:`MethodSpec`: label, one-line description,
 whether official checkpoints of it load) and a factory taking the method's ``model_params``
@@ -54,12 +54,14 @@ def _register_builtin() -> None:
     from bench.methods.fomm import build_fomm
     from bench.methods.mraa import build_mraa
     from bench.methods.sadm import build_sadm
+    from bench.methods.tpsmm import build_tpsmm
 
     for spec in (
         MethodSpec("copy-source", build_copy_source, "Copy source", "the source image repeated (sanity baseline)"),
         MethodSpec("fomm", build_fomm, "FOMM", "First Order Motion Model (Siarohin et al. 2019)", official=True),
         MethodSpec("mraa", build_mraa, "MRAA", "Motion Representations for Articulated Animation (Siarohin et al. "
                    "2021)", official=True),
+        MethodSpec("tpsmm", build_tpsmm, "TPSMM", "Thin-Plate Spline Motion Model (Zhao & Zhang 2022)", official=True),
         MethodSpec("sadm", build_sadm, "SADM", "Self-appearance-aided Differential Evolution for Motion Transfer"),
     ):
         METHODS.register(spec.name, spec)

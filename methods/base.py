@@ -74,6 +74,16 @@ class Method(nn.Module):
         """What the sample grids of training ``stage`` show (default: the reconstruction)."""
         return self.generate(source, driving, refs)
 
+    # ------------------------------------------------------------------ trainer hooks
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the trainer before each epoch (0-based) of any training stage, for methods whose
+        training changes with the epoch (TPSMM: background warm-up, TPS dropout); default: nothing."""
+
+    def before_optimizer_step(self, stage: str = MAIN_STAGE) -> None:
+        """Called by the trainer between the backward pass of training ``stage`` and the optimiser steps
+        (gradients unscaled under AMP, averaged over the processes under torchrun): a method's own
+        gradient clipping or decay (TPSMM: ``train.py``'s clipping and Adam weight decay); default: nothing."""
+
     # ------------------------------------------------------------------ extra stages
     def stage(self, name: str) -> TrainingStage:
         """The declared extra stage ``name`` (one-line error naming the choices otherwise)."""

@@ -1,9 +1,11 @@
-"""Load official checkpoints (FOMM, MRAA, ... repositories) into this project's methods.
+"""Load official checkpoints (FOMM, MRAA, TPSMM repositories) into this project's methods.
 
 An official checkpoint is a dict with one state dict per sub-network under the official names
 (plus optimizer state and other entries that are ignored). A method supports them when its
-registration says ``official=True`` and its ``networks()`` returns those sub-networks. Files are
-read with :func:`bench.checkpoints.read_checkpoint` (``weights_only`` unless ``trusted``).
+registration says ``official=True`` and its ``networks()`` returns those sub-networks; the ones it
+lists in an ``optional_networks`` attribute may be absent from a file (TPSMM: the official loader
+loads ``bg_predictor`` and ``avd_network`` only when present). Files are read with
+:func:`bench.checkpoints.read_checkpoint` (``weights_only`` unless ``trusted``).
 """
 from __future__ import annotations
 
@@ -38,10 +40,11 @@ def from_official(name: str, model_params: Mapping[str, Any], checkpoint: str | 
                   trusted: bool = False) -> Method:
     """Build method ``name`` from ``model_params`` and load an official checkpoint (a path or its dict).
 
-    Every sub-network of ``method.networks()`` must be present and match exactly; other entries
-    (optimizers, FOMM's discriminator, epoch) are ignored. A training stage of the method whose
-    networks the checkpoint holds counts as trained (MRAA's AVD network: official ``avd`` animation).
-    Returns the method in eval mode.
+    Every sub-network of ``method.networks()`` must be present and match exactly, except those in the
+    method's ``optional_networks``, which keep their initial weights when absent (TPSMM's background
+    predictor before ``bg_start``: the identity); other entries (optimizers, FOMM's discriminator,
+    epoch) are ignored. A training stage of the method whose networks the checkpoint holds counts as
+    trained (MRAA's and TPSMM's AVD network: official ``avd`` animation). Returns the method in eval mode.
     """
     from bench.methods import METHODS, build_method
 
@@ -54,12 +57,15 @@ def from_official(name: str, model_params: Mapping[str, Any], checkpoint: str | 
         raise CheckpointError(f"checkpoint must be a path or a dict of state dicts, got {type(data).__name__}")
     method = build_method(name, model_params)
     nets = method.networks()
-    absent = [n for n in nets if n not in data]
+    optional = set(getattr(method, "optional_networks", ()))
+    absent = [n for n in nets if n not in data and n not in optional]
     if absent:
-        raise CheckpointError(f"checkpoint has no '{absent[0]}' (a {name} checkpoint needs: {', '.join(nets)}; "
+        needed = ", ".join(n + (" (optional)" if n in optional else "") for n in nets)
+        raise CheckpointError(f"checkpoint has no '{absent[0]}' (a {name} checkpoint needs: {needed}; "
                               f"found: {', '.join(map(str, data)) or 'nothing'})")
     for net_name, net in nets.items():
-        _load_network(net_name, net, data[net_name])
+        if net_name in data:
+            _load_network(net_name, net, data[net_name])
     for stage in method.stages:  # published checkpoints are saved after every stage that trains what they hold
         if all(net in data for net in stage.networks):
             method.mark_stage_trained(stage.name)

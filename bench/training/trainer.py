@@ -241,8 +241,8 @@ class Trainer:
 
     def train_step(self, batch: Mapping[str, Any]) -> dict[str, float]:
         """One step of every optimiser after one backward of the weighted sum of the loss terms
-        (official ``train.py`` order, see :meth:`Method.adversary`); returns the terms and the sum
-        (``loss``) as floats."""
+        (official ``train.py`` order, see :meth:`Method.adversary`) and the method's
+        :meth:`~Method.before_optimizer_step`; returns the terms and the sum (``loss``) as floats."""
         for pair in self.optimisers:
             pair.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.ctx.device.type, dtype=torch.float16, enabled=self.amp):
@@ -258,6 +258,9 @@ class Trainer:
             raise NonFiniteLoss(f"loss is not finite at step {self.step + 1} ({bad}); last good state saved to {path}")
         self.scaler.scale(total).backward()
         self._updating = True
+        for pair in self.optimisers:
+            self.scaler.unscale_(pair.optimizer)  # nothing to do without AMP
+        self.method.before_optimizer_step(self.stage)
         for pair in self.optimisers:
             self.scaler.step(pair.optimizer)
         self.scaler.update()
@@ -309,6 +312,7 @@ class Trainer:
             with self._interrupt_guard():
                 for epoch in range(self.epoch, self.config.num_epochs):
                     ran = True
+                    self.method.set_epoch(epoch)
                     for batch in self._loader(epoch):
                         batch = self._to_device(batch)
                         values = self.train_step(batch)
