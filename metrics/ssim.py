@@ -62,10 +62,13 @@ def ssim_and_cs(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor, data_ran
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
     blur = Blur(window, *x.shape[-2:])
     mu_x, mu_y = blur(x), blur(y)
-    mu_xy, mu_x2, mu_y2 = mu_x * mu_y, mu_x.square(), mu_y.square()
-    cs_map = (2 * (blur(x * y) - mu_xy) + c2) / (blur(x * x) - mu_x2 + blur(y * y) - mu_y2 + c2)
-    ssim_map = (2 * mu_xy + c1) / (mu_x2 + mu_y2 + c1) * cs_map
-    return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1)
+    mu_xy = mu_x * mu_y
+    mu_x2, mu_y2 = mu_x.square_(), mu_y.square_()  # in place from here on: fewer large temporaries
+    cs_map = blur(x * y).sub_(mu_xy).mul_(2).add_(c2).div_(
+        blur(x * x).sub_(mu_x2).add_(blur(y * y)).sub_(mu_y2).add_(c2))
+    cs_mean = cs_map.flatten(2).mean(-1)
+    ssim_map = mu_xy.mul_(2).add_(c1).div_(mu_x2.add_(mu_y2).add_(c1)).mul_(cs_map)
+    return ssim_map.flatten(2).mean(-1), cs_mean
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
