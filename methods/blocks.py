@@ -6,6 +6,8 @@ Module and attribute names follow the official FOMM / MRAA code (``conv``, ``nor
 """
 from __future__ import annotations
 
+from typing import Any, Callable, Mapping
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -298,3 +300,24 @@ __all__ = [
     "make_coordinate_grid", "maybe_downsampler", "region2gaussian", "resize_grid", "resize_like",
     "softmax_heatmap", "source_to_driving_jacobian", "to_homogeneous", "warp",
 ]
+
+
+def once_per_source(fn: Callable[[torch.Tensor], Any], source: torch.Tensor) -> Any:
+    """``fn(source)`` for a batch that repeats one source image (batch 1, or broadcast with stride 0,
+    as in evaluation) computed on that one image and broadcast back: what depends on the source
+    alone (its keypoints, its encoding) is computed once per batch, as the official reconstruction
+    and demo scripts compute it once per video. Other batches are passed through whole."""
+    batch = source.shape[0]
+    if batch > 1 and source.stride(0) != 0:
+        return fn(source)
+    return _broadcast(fn(source[:1]), batch)
+
+
+def _broadcast(value: Any, batch: int) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.expand(batch, *value.shape[1:])
+    if isinstance(value, Mapping):
+        return {k: _broadcast(v, batch) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_broadcast(v, batch) for v in value)
+    return value

@@ -13,6 +13,7 @@ from bench.methods.fomm.animation import normalize_kp
 from bench.methods.fomm.config import FOMMConfig, fomm_config
 from bench.methods.fomm.discriminator import AdversarialTerm, MultiScaleDiscriminator
 from bench.methods.fomm.networks import KPDetector, OcclusionAwareGenerator
+from bench.methods.blocks import once_per_source
 from bench.methods.fomm.shared import EquivarianceTerms, PerceptualTerm, match_batch, motion_model_losses
 
 EQUIVARIANCE = EquivarianceTerms("equivariance_value", "equivariance_jacobian", "value", "jacobian")
@@ -52,7 +53,7 @@ class FOMM(Method):
         """Absolute-mode forward pass with every intermediate: ``kp_source``, ``kp_driving``,
         ``mask``, ``sparse_deformed``, ``deformation``, ``occlusion_map``, ``deformed``, ``prediction``."""
         source = match_batch(source, driving)
-        kp_source = self.kp_detector(source)
+        kp_source = once_per_source(self.kp_detector, source)
         kp_driving = self.kp_detector(driving)
         out = self.generator(source, kp_driving, kp_source)
         return {"kp_source": kp_source, "kp_driving": kp_driving, **out}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.methods.blocks import (GeneratorTrunk, Hourglass, combine_motions,
+from bench.methods.blocks import (GeneratorTrunk, Hourglass, combine_motions, once_per_source,
                                   deform_sources, heatmap_to_mean, heatmap_weighted_matrices, kp2gaussian,
                                   local_affine_motions, make_coordinate_grid, maybe_downsampler, resize_like,
                                   softmax_heatmap, source_to_driving_jacobian, warp)
@@ -82,7 +82,7 @@ class DenseMotionNetwork(nn.Module):
 
     def forward(self, source: torch.Tensor, kp_driving: KeyPoints, kp_source: KeyPoints) -> dict[str, torch.Tensor]:
         if self.down is not None:
-            source = self.down(source)
+            source = once_per_source(self.down, source)
         b, _, h, w = source.shape
         heatmaps = self.heatmap_representation((h, w), kp_driving, kp_source)
         motions = self.sparse_motions((h, w), kp_driving, kp_source)
@@ -106,10 +106,14 @@ class OcclusionAwareGenerator(GeneratorTrunk):
             DenseMotionNetwork(common.num_kp, channels, params.estimate_occlusion_map, params.dense_motion_params)
             if params.dense_motion_params is not None else None)
 
-    def forward(self, source: torch.Tensor, kp_driving: KeyPoints, kp_source: KeyPoints) -> dict[str, torch.Tensor]:
+    def encode(self, source: torch.Tensor) -> torch.Tensor:
         out = self.first(source)
         for block in self.down_blocks:
             out = block(out)
+        return out
+
+    def forward(self, source: torch.Tensor, kp_driving: KeyPoints, kp_source: KeyPoints) -> dict[str, torch.Tensor]:
+        out = once_per_source(self.encode, source)
         result: dict[str, torch.Tensor] = {}
         if self.dense_motion_network is not None:
             motion = self.dense_motion_network(source, kp_driving, kp_source)

@@ -9,6 +9,7 @@ from torch import nn
 
 from bench.errors import ConfigError, UserError
 from bench.methods.base import MAIN_STAGE, Method, TrainingStage
+from bench.methods.blocks import once_per_source
 from bench.methods.fomm.shared import EquivarianceTerms, PerceptualTerm, match_batch, motion_model_losses
 from bench.methods.mraa.animation import Regions, animation_region_params
 from bench.methods.mraa.config import AVDTrainOptions, MRAAConfig, mraa_config
@@ -59,7 +60,7 @@ class MRAA(Method):
         ``driving_region_params``, ``bg_params``, ``optical_flow``, ``mask``, ``occlusion_map``,
         ``deformed``, ``prediction`` (and ``avd_region_params`` when ``with_avd``)."""
         source = match_batch(source, driving)
-        src = self.region_predictor(source)
+        src = once_per_source(self.region_predictor, source)
         drv = self.region_predictor(driving)
         bg_params = self.bg_predictor(source, driving)
         out = self.generator(source, drv, src, bg_params)

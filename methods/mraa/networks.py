@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.methods.blocks import (Encoder, GeneratorTrunk, Hourglass,
-                                  combine_motions, deform_sources, from_homogeneous, heatmap_to_mean,
-                                  heatmap_weighted_matrices, local_affine_motions, make_coordinate_grid,
-                                  maybe_downsampler, region2gaussian, resize_like, softmax_heatmap,
-                                  source_to_driving_jacobian, to_homogeneous, warp)
+from bench.methods.blocks import (Encoder, GeneratorTrunk, Hourglass, combine_motions, deform_sources,
+                                  from_homogeneous, heatmap_to_mean, heatmap_weighted_matrices,
+                                  local_affine_motions, make_coordinate_grid, maybe_downsampler, once_per_source,
+                                  region2gaussian, resize_like, softmax_heatmap, source_to_driving_jacobian,
+                                  to_homogeneous, warp)
 from bench.methods.mraa.config import (AVDParams, BGPredictorParams, GeneratorParams, PixelwiseFlowParams,
                                        RegionPredictorParams)
 
@@ -206,13 +206,17 @@ class Generator(GeneratorTrunk):
             return out * occlusion
         return out * occlusion + previous * (1 - occlusion)
 
+    def encode(self, source_image: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's outputs, first to deepest (the skips)."""
+        skips = [self.first(source_image)]
+        for block in self.down_blocks:
+            skips.append(block(skips[-1]))
+        return skips
+
     def forward(self, source_image: torch.Tensor, driving: Regions, source: Regions,
                 bg_params: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        out = self.first(source_image)
-        skips = [out]
-        for block in self.down_blocks:
-            out = block(out)
-            skips.append(out)
+        skips = once_per_source(self.encode, source_image)
+        out = skips[-1]
         result: dict[str, torch.Tensor] = {}
         motion = None
         if self.pixelwise_flow_predictor is not None:

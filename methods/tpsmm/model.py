@@ -13,6 +13,7 @@ from torch import nn
 
 from bench.errors import ConfigError, UserError
 from bench.methods.base import MAIN_STAGE, Method, TrainingStage
+from bench.methods.blocks import once_per_source
 from bench.methods.fomm.shared import PerceptualTerm, match_batch
 from bench.methods.losses import TransformParams, pixel_l1_loss
 from bench.methods.tpsmm.animation import animation_kp, movement_scale
@@ -117,7 +118,7 @@ class TPSMM(Method):
 
         A one-image ``source`` is broadcast over the driving batch (its keypoints are detected once).
         """
-        kp_source = self.kp_detector(source)
+        kp_source = once_per_source(self.kp_detector, source)
         kp_driving = self.kp_detector(driving)
         bg_param = None
         if self.bg_predictor is not None and use_bg:

@@ -14,7 +14,8 @@ from torch import nn
 from torchvision.models import resnet18
 
 from bench.methods.blocks import (DownBlock2d, Hourglass, ResBlock2d, SameBlock2d, UpBlock2d, from_homogeneous,
-                                  kp2gaussian, make_coordinate_grid, maybe_downsampler, to_homogeneous)
+                                  kp2gaussian, make_coordinate_grid, maybe_downsampler, once_per_source,
+                                  to_homogeneous)
 from bench.methods.tpsmm.config import (OCCLUSION_NUM, AVDParams, CommonParams, DenseMotionParams, GeneratorParams,
                                         occlusion_upsamplings)
 from bench.methods.tpsmm.tps import ALIGN_CORNERS, TPS
@@ -270,14 +271,18 @@ class InpaintingNetwork(nn.Module):
             return out, out
         return out, self.occlude_input(deform_input(feature.detach(), deformation), occlusion.detach())
 
+    def encode(self, source_image: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's outputs, first to deepest."""
+        encoder_map = [self.first(source_image)]
+        for block in self.down_blocks:
+            encoder_map.append(block(encoder_map[-1]))
+        return encoder_map
+
     def forward(self, source_image: torch.Tensor, dense_motion: dict) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         """``prediction``, ``deformed`` (source warped by the flow), ``warped_encoder_maps`` (the warped,
         occluded encoder features from detached inputs, coarse to fine: what the warp loss compares)."""
-        out = self.first(source_image)
-        encoder_map = [out]
-        for block in self.down_blocks:
-            out = block(out)
-            encoder_map.append(out)
+        encoder_map = once_per_source(self.encode, source_image)
+        out = encoder_map[-1]
 
         occlusion_map = dense_motion["occlusion_map"]
         deformation = dense_motion["deformation"]
