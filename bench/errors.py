@@ -31,7 +31,7 @@ class MissingWeightsError(UserError):
 
 def describe_os_error(exc: OSError) -> str:
     """One line for an operating-system error: what failed and on which path."""
-    what = "no space left on device" if exc.errno == errno.ENOSPC else (exc.strerror or type(exc).__name__)
+    what = "no space left on device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc) or type(exc).__name__)
     paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
     return f"{what}: {' -> '.join(paths)}" if paths else what
 

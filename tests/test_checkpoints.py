@@ -104,7 +104,7 @@ def test_interrupted_save_keeps_the_previous_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", failing_save)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match=f"cannot write {path}: disk full"):
         _save_tiny(path)
     assert path.read_bytes() == before
-    assert not list(tmp_path.glob(".*tmp"))
+    assert not list(tmp_path.glob(".*"))  # the partial temporary file is gone
