@@ -114,6 +114,19 @@ class Method(nn.Module):
     def mark_stage_trained(self, name: str) -> None:
         getattr(self, f"trained_{self.stage(name).name}").fill_(True)
 
+    def avd_animation_mode(self, requested: str | None, stage: str = "avd") -> str:
+        """The animation mode of a method with an AVD stage (MRAA, TPSMM): unset is the official ``avd``
+        once the AVD network is trained (by ``--stage avd`` or in an official checkpoint), else
+        ``relative``; ``avd`` with an untrained AVD network is a one-line error."""
+        trained = self.stage_trained(stage)
+        if requested is None:
+            return "avd" if trained else "relative"
+        if requested == "avd" and not trained:
+            raise UserError(f"{self.name or type(self).__name__} animation mode 'avd' needs a trained AVD network "
+                            f"and this model's is untrained: train it with 'bench train --method {self.name} "
+                            f"--stage {stage} --resume RUN', or animate with --set animation.mode=relative")
+        return requested
+
     # ------------------------------------------------------------------ sizes
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

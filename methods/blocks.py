@@ -321,3 +321,14 @@ def _broadcast(value: Any, batch: int) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_broadcast(v, batch) for v in value)
     return value
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    """Linear-BN-ReLU stack ending in a plain Linear (the layer indices of MRAA's and TPSMM's official
+    AVD networks, so their checkpoint keys load)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from bench.errors import ConfigError, UserError
+from bench.errors import ConfigError
 from bench.methods.base import MAIN_STAGE, Method, TrainingStage
 from bench.methods.blocks import once_per_source
 from bench.methods.fomm.shared import EquivarianceTerms, PerceptualTerm, match_batch, motion_model_losses
@@ -74,14 +74,7 @@ class MRAA(Method):
 
     def animation_mode(self) -> str:
         """``config.animation.mode``; unset: 'avd' once the AVD network is trained, else 'relative'."""
-        mode, trained = self.config.animation.mode, self.stage_trained(AVD_STAGE.name)
-        if mode is None:
-            return "avd" if trained else "relative"
-        if mode == "avd" and not trained:
-            raise UserError("MRAA animation mode 'avd' needs a trained AVD network and this model's is untrained: "
-                            "train it with 'bench train --method mraa --stage avd --resume RUN', or animate with "
-                            "--set animation.mode=relative")
-        return mode
+        return self.avd_animation_mode(self.config.animation.mode, AVD_STAGE.name)
 
     def animate(self, source: torch.Tensor, driving: torch.Tensor, driving_initial: torch.Tensor,
                 refs: torch.Tensor | None = None) -> torch.Tensor:

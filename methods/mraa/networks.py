@@ -7,9 +7,9 @@ from torch import nn
 
 from bench.methods.blocks import (Encoder, GeneratorTrunk, Hourglass, combine_motions, deform_sources,
                                   from_homogeneous, heatmap_to_mean, heatmap_weighted_matrices,
-                                  local_affine_motions, make_coordinate_grid, maybe_downsampler, once_per_source,
-                                  region2gaussian, resize_like, softmax_heatmap, source_to_driving_jacobian,
-                                  to_homogeneous, warp)
+                                  local_affine_motions, make_coordinate_grid, maybe_downsampler, mlp,
+                                  once_per_source, region2gaussian, resize_like, softmax_heatmap,
+                                  source_to_driving_jacobian, to_homogeneous, warp)
 from bench.methods.mraa.config import (AVDParams, BGPredictorParams, GeneratorParams, PixelwiseFlowParams,
                                        RegionPredictorParams)
 
@@ -240,25 +240,15 @@ class Generator(GeneratorTrunk):
         return result
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear-BN-ReLU stack ending in a plain Linear (indices match the official AVD keys)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
-    return nn.Sequential(*layers)
-
-
 class AVDNetwork(nn.Module):
     """Animation via disentanglement: identity (shape) from the source regions, pose from the driving regions."""
 
     def __init__(self, num_regions: int, revert_axis_swap: bool, params: AVDParams) -> None:
         super().__init__()
         size = 6 * num_regions
-        self.id_encoder = _mlp([size, 256, 512, 1024, params.id_bottle_size])
-        self.pose_encoder = _mlp([size, 256, 512, 1024, params.pose_bottle_size])
-        self.decoder = _mlp([params.pose_bottle_size + params.id_bottle_size, 1024, 512, 256, size])
+        self.id_encoder = mlp([size, 256, 512, 1024, params.id_bottle_size])
+        self.pose_encoder = mlp([size, 256, 512, 1024, params.pose_bottle_size])
+        self.decoder = mlp([params.pose_bottle_size + params.id_bottle_size, 1024, 512, 256, size])
         self.num_regions = num_regions
         self.revert_axis_swap = revert_axis_swap
 

@@ -14,7 +14,7 @@ from torch import nn
 from torchvision.models import resnet18
 
 from bench.methods.blocks import (DownBlock2d, Hourglass, ResBlock2d, SameBlock2d, UpBlock2d, from_homogeneous,
-                                  kp2gaussian, make_coordinate_grid, maybe_downsampler, once_per_source,
+                                  kp2gaussian, make_coordinate_grid, maybe_downsampler, mlp, once_per_source,
                                   to_homogeneous)
 from bench.methods.tpsmm.config import (OCCLUSION_NUM, AVDParams, CommonParams, DenseMotionParams, GeneratorParams,
                                         occlusion_upsamplings)
@@ -328,16 +328,6 @@ class InpaintingNetwork(nn.Module):
 
 # ----------------------------------------------------------------------------- AVD
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear-BN-ReLU stack ending in a plain Linear (indices match the official AVD keys)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
-    return nn.Sequential(*layers)
-
-
 class AVDNetwork(nn.Module):
     """``modules/avd_network.py``: animation via disentanglement on the flattened 5K keypoints,
     identity from the source, pose from the driving frame."""
@@ -346,9 +336,9 @@ class AVDNetwork(nn.Module):
         super().__init__()
         size = 5 * 2 * num_tps
         self.num_tps = num_tps
-        self.id_encoder = _mlp([size, 256, 512, 1024, params.id_bottle_size])
-        self.pose_encoder = _mlp([size, 256, 512, 1024, params.pose_bottle_size])
-        self.decoder = _mlp([params.pose_bottle_size + params.id_bottle_size, 1024, 512, 256, size])
+        self.id_encoder = mlp([size, 256, 512, 1024, params.id_bottle_size])
+        self.pose_encoder = mlp([size, 256, 512, 1024, params.pose_bottle_size])
+        self.decoder = mlp([params.pose_bottle_size + params.id_bottle_size, 1024, 512, 256, size])
 
     def forward(self, kp_source: Keypoints, kp_random: Keypoints) -> Keypoints:
         bs = kp_source["fg_kp"].shape[0]
