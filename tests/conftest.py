@@ -22,3 +22,18 @@ def _isolated_state(tmp_path_factory, monkeypatch):
     root = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     monkeypatch.setenv("MOTIONBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "motionbench-cache"))
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Call it to make every later ``torch.save`` fail as on a full disk (after writing its file)."""
+    import torch
+
+    real_save = torch.save
+
+    def failing_save(obj, f, *args, **kwargs):
+        real_save(obj, f, *args, **kwargs)
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed")
+
+    return lambda: monkeypatch.setattr(torch, "save", failing_save)

@@ -108,19 +108,13 @@ def test_damaged_state_files_are_reported_and_recomputed(tmp_path, capsys):
     assert numbers(out) == expected
 
 
-def test_a_failed_write_loses_nothing_finished(tmp_path, capsys, monkeypatch):
+def test_a_failed_write_loses_nothing_finished(tmp_path, capsys, full_disk):
     out = tmp_path / "run"
     assert main(RUN + ["--out", str(out)]) == 0
     second = sorted((out / "state").glob("*.pt"))[1]
     second.unlink()  # as if the run had been killed while computing the second video
     finished = {p.name: p.read_bytes() for p in (out / "state").glob("*.pt")}
-    real_save = torch.save
-
-    def full_disk(obj, f, *args, **kwargs):
-        real_save(obj, f, *args, **kwargs)
-        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
-                           "data/0: file write failed")
-    monkeypatch.setattr(torch, "save", full_disk)
+    full_disk()
     assert main(RUN + ["--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot write" in err[0] and "file write failed" in err[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from bench.cli import main
 
@@ -30,14 +29,8 @@ def test_output_that_is_a_file_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"bench: error: output folder {tmp_path / 'taken'} is an existing file"
 
 
-def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, capsys, monkeypatch):
-    real_save = torch.save
-
-    def full_disk(obj, f, *args, **kwargs):
-        real_save(obj, f, *args, **kwargs)
-        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
-                           "data/0: file write failed")
-    monkeypatch.setattr(torch, "save", full_disk)
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, capsys, full_disk):
+    full_disk()
     assert main(TRAIN + ["--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("bench: error: cannot write ") and "file write failed" in err[-1]
