@@ -302,24 +302,29 @@ __all__ = [
 ]
 
 
-def once_per_source(fn: Callable[[torch.Tensor], Any], source: torch.Tensor) -> Any:
+def once_per_source(fn: Callable[[torch.Tensor], Any], source: torch.Tensor, flat_keys: tuple[str, ...] = ()) -> Any:
     """``fn(source)`` for a batch that repeats one source image (batch 1, or broadcast with stride 0,
     as in evaluation) computed on that one image and broadcast back: what depends on the source
     alone (its keypoints, its encoding) is computed once per batch, as the official reconstruction
-    and demo scripts compute it once per video. Other batches are passed through whole."""
+    and demo scripts compute it once per video. Other batches are passed through whole.
+
+    ``flat_keys``: entries of a returned mapping whose first dimension is batch x something
+    (MRAA keeps its SVD factors flattened that way); they are tiled instead of broadcast.
+    """
     batch = source.shape[0]
     if batch > 1 and source.stride(0) != 0:
         return fn(source)
-    return _broadcast(fn(source[:1]), batch)
+    return _broadcast(fn(source[:1]), batch, flat_keys)
 
 
-def _broadcast(value: Any, batch: int) -> Any:
+def _broadcast(value: Any, batch: int, flat_keys: tuple[str, ...] = ()) -> Any:
     if isinstance(value, torch.Tensor):
         return value.expand(batch, *value.shape[1:])
     if isinstance(value, Mapping):
-        return {k: _broadcast(v, batch) for k, v in value.items()}
+        return {k: v.repeat(batch, *(1,) * (v.dim() - 1)) if k in flat_keys else _broadcast(v, batch, flat_keys)
+                for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_broadcast(v, batch) for v in value)
+        return type(value)(_broadcast(v, batch, flat_keys) for v in value)
     return value
 
 

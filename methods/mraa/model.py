@@ -60,7 +60,7 @@ class MRAA(Method):
         ``driving_region_params``, ``bg_params``, ``optical_flow``, ``mask``, ``occlusion_map``,
         ``deformed``, ``prediction`` (and ``avd_region_params`` when ``with_avd``)."""
         source = match_batch(source, driving)
-        src = once_per_source(self.region_predictor, source)
+        src = once_per_source(self.region_predictor, source, flat_keys=("u", "d"))
         drv = self.region_predictor(driving)
         bg_params = self.bg_predictor(source, driving)
         out = self.generator(source, drv, src, bg_params)
