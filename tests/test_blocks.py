@@ -1,12 +1,15 @@
 """Shared blocks: coordinate conventions, heatmaps, warping and the hourglass shapes."""
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
+from bench.methods import build_method
 from bench.methods.blocks import (AntiAliasInterpolation2d, Hourglass, combine_motions, heatmap_to_mean,
                                   kp2gaussian, local_affine_motions, make_coordinate_grid, region2gaussian,
                                   resize_grid, warp)
+from bench.methods.presets import load_model_params
 
 
 def identity_grid(b: int, h: int, w: int) -> torch.Tensor:
@@ -85,3 +88,24 @@ def test_hourglass_output_channels_and_resolution():
     assert net(torch.rand(2, 5, 32, 32)).shape == (2, 13, 32, 32)
     widths = [tuple(b.conv.weight.shape[:2]) for b in net.decoder.up_blocks]
     assert widths == [(32, 32), (16, 64), (8, 32)]
+
+
+@pytest.mark.parametrize("method, detector, atol", [
+    ("fomm", "kp_detector", 1e-6),
+    ("mraa", "region_predictor", 1e-4),  # float32 rounding of a batch-1 vs batch-3 SVD, amplified by the warp
+    ("tpsmm", "kp_detector", 1e-4),  # the TPS solve (torch.linalg) at batch 1 vs 3 rounds differently
+])
+def test_a_shared_source_is_run_once_with_the_same_frames(method, detector, atol):
+    """Evaluation broadcasts one source over a batch: what depends on it alone (keypoints or regions, their
+    flattened factors included, and its encoding) is computed once, as the official reconstruction.py computes
+    kp_source once per video; the frames equal per-row computation."""
+    torch.manual_seed(0)
+    model = build_method(method, load_model_params(method, "vox")).eval()
+    source, driving = torch.rand(1, 3, 128, 128), torch.rand(3, 3, 128, 128)
+    calls = []
+    getattr(model, detector).register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    with torch.no_grad():
+        shared = model.generate(source.expand(3, -1, -1, -1), driving)
+        assert sorted(calls) == [1, 3]  # the source once, the driving frames
+        per_row = model.generate(source.repeat(3, 1, 1, 1), driving)
+    torch.testing.assert_close(shared, per_row, atol=atol, rtol=0)

@@ -183,18 +183,3 @@ def test_reproduces_the_official_forward_pass_on_cuda(shared_dir, monkeypatch):
     errors = max_errors({k: got[k] for k in fx["outputs"]}, fx["outputs"])
     assert max(errors.values()) < 1e-4, errors
     assert animated.is_cuda and torch.isfinite(animated).all()
-
-
-def test_a_shared_source_is_encoded_once_with_the_same_result():
-    """Evaluation broadcasts one source over a batch: its keypoints and encoding are computed once (as the
-    official reconstruction.py computes kp_source once per video); the frames equal per-row computation."""
-    torch.manual_seed(0)
-    model = build_method("fomm", load_model_params("fomm", "vox")).eval()
-    source, driving = torch.rand(1, 3, 128, 128), torch.rand(3, 3, 128, 128)
-    calls = []
-    model.kp_detector.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
-    with torch.no_grad():
-        shared = model.generate(source.expand(3, -1, -1, -1), driving)
-        assert sorted(calls) == [1, 3]  # the source once, the driving frames
-        per_row = model.generate(source.repeat(3, 1, 1, 1), driving)
-    torch.testing.assert_close(shared, per_row, atol=1e-6, rtol=0)

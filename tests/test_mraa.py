@@ -148,22 +148,3 @@ def test_the_avd_stage_flag_is_in_the_state_and_official_checkpoints_set_it(shar
     assert not fresh.stage_trained("avd")
     fx = load_fixture(shared_dir, "mraa-face")
     assert from_official("mraa", fx["model_params"], fx["state_dict"]).stage_trained("avd")
-
-
-def test_a_shared_source_is_predicted_once_with_the_same_result():
-    """A source broadcast over the batch (evaluation) is run through the region predictor once; every
-    output, the flattened SVD factors ``u``/``d`` included, equals per-row computation (frames within
-    float32 rounding of a batch-1 vs batch-3 SVD)."""
-    torch.manual_seed(0)
-    model = build_method("mraa", load_model_params("mraa", "vox")).eval()
-    source, driving = torch.rand(1, 3, 128, 128), torch.rand(3, 3, 128, 128)
-    calls = []
-    model.region_predictor.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
-    with torch.no_grad():
-        shared = model.forward_details(source.expand(3, -1, -1, -1), driving)
-        assert sorted(calls) == [1, 3]  # the source once, the driving frames
-        per_row = model.forward_details(source.repeat(3, 1, 1, 1), driving)
-    for key, value in per_row["source_region_params"].items():
-        assert shared["source_region_params"][key].shape == value.shape, key
-        torch.testing.assert_close(shared["source_region_params"][key], value, atol=1e-5, rtol=0, msg=key)
-    torch.testing.assert_close(shared["prediction"], per_row["prediction"], atol=1e-4, rtol=0)

@@ -11,7 +11,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -25,6 +24,7 @@ from bench.methods import METHODS, build_method, from_official
 from bench.methods.blocks import make_coordinate_grid
 from bench.methods.base import Method
 from bench.methods.presets import load_model_params, preset_datasets
+from tests.fixtures.make_official_tpsmm_losses import materialize  # the weight recipes, read as the generator wrote them
 from bench.methods.tpsmm import TPS, TPSMM, AVDTrainOptions, build_tpsmm
 from bench.training import TrainRequest, run_training
 from bench.training.config import for_stage, load_train_config, train_config_path
@@ -60,20 +60,6 @@ def _one_thread():
 
 
 # ----------------------------------------------------------------------------- the official-code fixture
-
-def materialize(recipe: dict) -> dict[str, torch.Tensor]:
-    """The fixture's weight recipes: tensors, seeded NumPy uniforms and constants (see its generator)."""
-    out = {}
-    for key, value in recipe.items():
-        if isinstance(value, dict) and value["init"] == "constant":
-            out[key] = torch.full(value["shape"], value["value"], dtype=getattr(torch, value["dtype"]))
-        elif isinstance(value, dict):
-            array = np.random.RandomState(value["seed"]).uniform(value["low"], value["high"], size=value["shape"])
-            out[key] = torch.from_numpy(array.astype(np.float32))
-        else:
-            out[key] = value.clone()
-    return out
-
 
 @pytest.fixture(scope="module")
 def fx() -> dict[str, Any]:
