@@ -45,6 +45,8 @@ CASES = {
     "check --update without runs": (lambda t: ["check", "--baseline", str(t / "b.yaml"), "--update"],
                                      "no complete evaluation runs"),
     "unknown device": (lambda t: RUN + ["--device", "tpu"], "unknown device 'tpu'"),
+    "sweep memory format unknown": (lambda t: _sweep(t, "methods: [copy-source]\ndatasets: [synthetic]\n"
+                                                        "memory_format: nhwc\n"), "unknown --memory-format 'nhwc'"),
     "sweep refs is text": (lambda t: _sweep(t, "methods: [copy-source]\ndatasets: [synthetic]\nrefs: three\n"),
                            "config key 'refs': expected"),
     "sweep methods nested": (lambda t: _sweep(t, "methods: [[copy-source]]\ndatasets: [synthetic]\n"),

@@ -22,11 +22,12 @@ from bench.methods.base import Method
 from bench.methods.official import from_official
 from bench.metrics import metric_info
 from bench.metrics.base import Metric
-from bench.runner import RunSettings, run
+from bench.runner import RunSettings, plan_run, run
 from bench.runner.evaluate import ItemEvaluator
 from bench.runner.items import animation_items, load_item
 from bench.runner.plan import file_sha256
-from tests.run_support import copy_source_l1, frames01, numbers, run_quick, summary, synthetic_videos, use_cheap_inception
+from tests.run_support import (copy_source_l1, frames01, numbers, quick_settings, run_quick, summary, synthetic_videos,
+                               use_cheap_inception)
 from tests.tiny_method import NAME as TINY, build_tiny
 
 
@@ -372,3 +373,30 @@ def test_default_output_folder_resumes_the_same_command_and_separates_others(tmp
     assert other.out_dir != first.out_dir and other.computed == 1
     assert first.out_dir.parent == Path("runs/synthetic") and first.out_dir.name.startswith("copy-source-default-")
     assert (tmp_path / first.out_dir / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("method", ["fomm", "mraa", "tpsmm", "sadm"])
+def test_model_layouts_give_the_same_numbers_and_the_layout_is_recorded(tmp_path, method):
+    """--memory-format changes how the convolutions run, not the protocol: channels-last and NCHW runs of the
+    same random-weight model give the same per-video numbers (float rounding apart), and summary.json
+    records the layout asked for and the one used (auto is channels-last on the CPU)."""
+    reports = {}
+    for layout in ("contiguous", "auto"):
+        torch.manual_seed(0)
+        (reports[layout],) = run_quick(tmp_path / layout, method=method, max_videos=1, refs=0, metrics=["l1", "psnr"],
+                                       memory_format=layout)
+    for name in ("l1", "psnr"):
+        per_video = reports["contiguous"].results[name].per_video
+        assert reports["auto"].results[name].per_video == pytest.approx(per_video, rel=1e-5)
+    assert summary(tmp_path / "auto")["run"]["memory_format"] == "auto"
+    assert summary(tmp_path / "auto")["run"]["memory_format_used"] == "channels-last"
+    assert summary(tmp_path / "contiguous")["run"]["memory_format_used"] == "contiguous"
+
+
+def test_the_planned_model_is_in_the_layout_asked_for(tmp_path):
+    """The run's model holds its convolution weights in the resolved layout (NHWC strides for channels-last)."""
+    for layout, nhwc in (("channels-last", True), ("contiguous", False), ("auto", True)):  # auto: on the CPU
+        plan = plan_run(quick_settings(tmp_path / layout, method="fomm", max_videos=1, refs=0, memory_format=layout))
+        weights = [p for p in plan.method.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[-1] > 1]
+        assert weights and all(w.is_contiguous(memory_format=torch.channels_last) == nhwc for w in weights)
+        assert all(w.is_contiguous() != nhwc for w in weights)

@@ -95,7 +95,8 @@ class ItemEvaluator:
         for start in range(0, len(driving), self.batch_size):
             batch = driving[start:start + self.batch_size]
             t0 = self.timer.clock(self.device)
-            generated = self._generate(source, batch, initial, refs).float()
+            # NCHW frames for the metrics whatever the model's layout, so that their sums run in one order
+            generated = self._generate(source, batch, initial, refs).float().contiguous()
             t1 = self.timer.clock(self.device)
             self.timer.method += t1 - t0
             bad = ~torch.isfinite(generated).flatten(1).all(dim=1)

@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synthetic with --size: test videos to generate (e.g. 80 for over 2,000 frames)")
     parser.add_argument("--batch-size", type=int, default=16, help="frames per forward pass")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    parser.add_argument("--memory-format", default="auto", choices=("auto", "channels-last", "contiguous"),
+                        help="the run's model layout (as bench run; the forward-only pass is timed in both)")
 
 
 def _synthetic_at(size: int, videos: int) -> str:
@@ -47,24 +49,34 @@ def _synthetic_at(size: int, videos: int) -> str:
     return name
 
 
-def forward_only_seconds(plan, task) -> tuple[float, int]:
-    """Seconds the method alone takes on the task's items (frames decoded beforehand, same batches)."""
+def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str, float], int]:
+    """Seconds the method alone takes on the task's items (frames decoded beforehand, same batches) in each
+    of ``layouts`` (``--memory-format`` names), alternating layouts item by item so that both see the same
+    machine load; the method is left in the run's layout."""
     import torch
 
     from bench.runner.evaluate import ItemEvaluator
     from bench.runner.items import load_item
+    from bench.runner.settings import MEMORY_FORMATS
 
     evaluator = ItemEvaluator(plan.method, {}, task.task, plan.ctx.device, plan.settings.batch_size)
     loaded = [load_item(item, plan.spec.frame_size, plan.refs, plan.settings.seed) for item in task.items]
-    evaluator.run(loaded[0], loaded[0].source, None)  # warm-up (kernels, allocator)
-    evaluator.timer.method = 0.0
+    seconds = dict.fromkeys(layouts, 0.0)
     frames = 0
     with torch.no_grad():
+        for layout in layouts:  # warm-up of each layout (kernels, allocator)
+            plan.method.to(memory_format=MEMORY_FORMATS[layout])
+            evaluator.run(loaded[0], loaded[0].source, None)
         for item in loaded:
             use_refs = plan.method.uses_refs and len(item.refs) > 0
-            evaluator.run(item, item.source, item.refs if use_refs else None)
+            for layout in layouts:
+                plan.method.to(memory_format=MEMORY_FORMATS[layout])
+                evaluator.timer.method = 0.0
+                evaluator.run(item, item.source, item.refs if use_refs else None)
+                seconds[layout] += evaluator.timer.method
             frames += len(item.driving)
-    return evaluator.timer.method, frames
+    plan.method.to(memory_format=MEMORY_FORMATS[plan.settings.resolved_memory_format(plan.ctx.device)])
+    return seconds, frames
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,16 +99,21 @@ def run(args: argparse.Namespace) -> int:
         settings = RunSettings(method=args.method, dataset=dataset, root=root, checkpoint=args.checkpoint,
                                config=args.config, task=args.task, metrics=[m for m in args.metrics.split(",") if m],
                                max_videos=args.max_videos, batch_size=args.batch_size, device=args.device,
-                               best_of_refs=False, out=str(Path(out) / "run"), track=False)
+                               memory_format=args.memory_format, best_of_refs=False, out=str(Path(out) / "run"),
+                               track=False)
         start = time.perf_counter()
         plan = plan_run(settings)
         (report,) = execute(plan)
         total = time.perf_counter() - start
-        forward, forward_frames = forward_only_seconds(plan, plan.tasks[0])
+        used = settings.resolved_memory_format(plan.ctx.device)
+        other = "contiguous" if used == "channels-last" else "channels-last"
+        forwards, forward_frames = forward_only_seconds(plan, plan.tasks[0], (used, other))
+        forward = forwards[used]
     timer, wall = report.timer, report.wall
     outside = max(0.0, wall - timer.method - timer.metrics)
     print(f"{args.method} on {dataset} ({args.task}) on {plan.ctx.device}: {report.computed} item(s), {timer.frames} "
-          f"frames of {plan.spec.frame_size[1]}x{plan.spec.frame_size[0]}, batch {args.batch_size}, metrics {args.metrics}")
+          f"frames of {plan.spec.frame_size[1]}x{plan.spec.frame_size[0]}, batch {args.batch_size}, metrics {args.metrics}, "
+          f"model layout {used}")
     print(f"{'part':26s} {'seconds':>9s} {'share':>7s}")
     for name, seconds in (("method forward", timer.method), ("metric updates", timer.metrics),
                           ("outside method and metrics", outside)):
@@ -106,4 +123,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"end to end: {loop_fps:.1f} frames/s in the loop, {timer.frames / total:.1f} frames/s including setup "
           f"({total - wall:.1f} s: model, metrics, dataset listing)")
     print(f"forward only: {forward_fps:.1f} frames/s; evaluation/forward-only ratio {loop_fps / forward_fps:.2f}")
+    if forwards[other] > 0 and forward > 0:
+        print(f"forward only, {other} layout: {forward_frames / forwards[other]:.1f} frames/s; "
+              f"{used}/{other} speed ratio {forwards[other] / forward:.2f} (same frames, alternated)")
     return 0

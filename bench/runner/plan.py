@@ -32,7 +32,7 @@ from bench.metrics.base import Metric
 from bench.runner.items import Item, animation_items, reconstruction_items
 from bench.runner.loading import MethodPlan, build_planned, plan_method
 from bench.runner.protocol import PROTOCOL, check_requested, task_metrics
-from bench.runner.settings import DEFAULT_REFS, RunSettings, settings_record
+from bench.runner.settings import DEFAULT_REFS, MEMORY_FORMATS, RunSettings, settings_record
 from bench.runner.videos import chosen_items
 
 PACKAGES = ("motionbench", "torch", "torchvision", "numpy", "mlflow", "lpips", "pytorch-fid", "face-alignment")
@@ -221,6 +221,7 @@ def _task_params(plan_settings: RunSettings, method: MethodPlan, task: str, refs
                  names: list[str], ctx: DistContext) -> dict[str, Any]:
     return {**settings_record(plan_settings), **method.record(), "task": task, "num_refs": refs, "items": items,
             "metrics": ",".join(names), "record_format": RECORD_FORMAT, "device": str(ctx.device),
+            "memory_format_used": plan_settings.resolved_memory_format(ctx.device),
             "world_size": ctx.world_size, "versions": package_versions(), "git_revision": git_revision() or "unknown"}
 
 
@@ -274,4 +275,5 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
         tasks.append(plan)
     for plan in tasks:  # last of the checks (after --strict ones), before any compute
         ensure_folder(plan.out_dir)
-    return RunPlan(settings, method_plan, method.to(ctx.device), spec, root, refs, ctx, tasks)
+    layout = MEMORY_FORMATS[settings.resolved_memory_format(ctx.device)]
+    return RunPlan(settings, method_plan, method.to(ctx.device, memory_format=layout), spec, root, refs, ctx, tasks)

@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from bench.errors import UserError
 from bench.metrics.base import CONVENTIONS, DEFAULT_CONVENTION
 from bench.runner.protocol import TASKS
 
 DEFAULT_REFS = 3
 DEFAULT_PAIRS = 200
+#: ``--memory-format`` names; ``auto`` is resolved per device by :meth:`RunSettings.resolved_memory_format`
+MEMORY_FORMATS = {"channels-last": torch.channels_last, "contiguous": torch.contiguous_format, "auto": None}
 
 
 def option(default: Any = None, *, flag: str | None = None, help: str = "", metavar: str | None = None,
@@ -82,11 +86,23 @@ class RunSettings:
     best_of_refs: bool = option(True, flag="--no-best-of-refs",
                                 help="skip the best-of-references runs of one-shot methods")
     batch_size: int = option(16, help="frames per forward pass")
+    memory_format: str = option("auto", choices=tuple(MEMORY_FORMATS),
+                                help="layout of the model's 4-D weights and activations: channels-last (faster "
+                                     "convolutions on CPU), contiguous (NCHW) or auto (channels-last on CPU, "
+                                     "contiguous elsewhere); frames agree within float rounding")
     device: str | None = option(help="cpu, cuda, cuda:1 (default: CUDA when available)")
     train_dataset: str | None = option(help="dataset the weights were trained on (recorded; read from our "
                                             "checkpoints)")
     weights_dir: str | None = option(help="folder with metric backbone weights (else the standard caches)")
     track: bool = option(True, flag="--no-track", sweep=None, help="do not log to MLflow")
+
+    def resolved_memory_format(self, device: torch.device) -> str:
+        """The model's layout on ``device`` (a :data:`MEMORY_FORMATS` name): ``auto`` is channels-last on the
+        CPU, where oneDNN's convolutions run faster in it (``bench perf eval`` measures both), and contiguous
+        (NCHW) elsewhere, where it was not measured."""
+        if self.memory_format == "auto":
+            return "channels-last" if device.type == "cpu" else "contiguous"
+        return self.memory_format
 
     def tasks(self) -> list[str]:
         if self.task == "all":
@@ -111,6 +127,8 @@ class RunSettings:
             raise UserError(f"--max-videos must be >= 1 (an empty selection would be an empty run), got {self.max_videos}")
         if self.batch_size < 1 or self.num_pairs < 1 or self.save_videos < 0:
             raise UserError("--batch-size and --num-pairs must be >= 1, --save-videos >= 0")
+        if self.memory_format not in MEMORY_FORMATS:
+            raise UserError(f"unknown --memory-format '{self.memory_format}'; choose from: {', '.join(MEMORY_FORMATS)}")
         if self.convention not in CONVENTIONS:
             raise UserError(f"unknown --convention '{self.convention}'; choose from: {', '.join(CONVENTIONS)}")
         self.backend_choices()
