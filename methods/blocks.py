@@ -68,18 +68,19 @@ def heatmap_weighted_matrices(heatmap: torch.Tensor, maps: torch.Tensor) -> torc
     return (heatmap.unsqueeze(2) * maps).view(b, k, 4, -1).sum(-1).view(b, k, 2, 2)
 
 
-def resize_grid(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinearly resize a ``B x h x w x 2`` sampling grid to ``B x H x W x 2``."""
+def resize_grid(grid: torch.Tensor, size: tuple[int, int], align_corners: bool = ALIGN_CORNERS) -> torch.Tensor:
+    """Bilinearly resize a ``B x h x w x 2`` sampling grid to ``B x H x W x 2`` (no-op when equal)."""
     if tuple(grid.shape[1:3]) == tuple(size):
         return grid
-    out = F.interpolate(grid.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=ALIGN_CORNERS)
+    out = F.interpolate(grid.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=align_corners)
     return out.permute(0, 2, 3, 1)
 
 
-def warp(features: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """Backward-warp ``features`` (``B x C x H x W``) by a sampling ``grid`` (resized to the features)."""
-    grid = resize_grid(grid, features.shape[2:])
-    return F.grid_sample(features, grid, align_corners=ALIGN_CORNERS)
+def warp(features: torch.Tensor, grid: torch.Tensor, align_corners: bool = ALIGN_CORNERS) -> torch.Tensor:
+    """Backward-warp ``features`` (``B x C x H x W``) by a sampling ``grid`` (resized to the features).
+    ``align_corners``: FOMM/MRAA sample with PyTorch's default (False), TPSMM with True."""
+    grid = resize_grid(grid, features.shape[2:], align_corners)
+    return F.grid_sample(features, grid, align_corners=align_corners)
 
 
 def resize_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,10 @@
-"""Shared test fixtures: paths to ../shared and an isolated MLflow store per test."""
+"""Shared test fixtures: paths to ../shared, an isolated MLflow store per test, one intra-op thread on request."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -37,3 +38,13 @@ def full_disk(monkeypatch):
                            "data/0: file write failed")
 
     return lambda: monkeypatch.setattr(torch, "save", failing_save)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module: as the official-code fixtures were made (other counts only change
+    float rounding), and small convolutions stay fast on busy shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -22,13 +22,7 @@ VALUE_TOL = 2e-4
 IMAGE_TOL = {"tpsmm-face": 2e-3, "tpsmm-body": 5e-4}
 IMAGE_KEYS = ("prediction", "deformed", "deformed_source", "warped_encoder_maps")
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread, as the fixtures were made (and small convolutions on busy shared cores stay fast)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # as the official-code fixtures were made
 
 
 needs_shared = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"shared reference material not found at {REFERENCE}")

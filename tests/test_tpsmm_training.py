@@ -50,13 +50,7 @@ OFFICIAL_TRAINING = {
 PAPER = ("vox", "dfdc", "nemo", "fashion", "aist", "taichi", "bair", "mgif")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread, as the fixture was made (other counts only change float rounding)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # as the official-code fixtures were made
 
 
 # ----------------------------------------------------------------------------- the official-code fixture

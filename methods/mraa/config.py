@@ -56,6 +56,7 @@ class GeneratorParams:
 
 @dataclass
 class AVDParams:
+    """``avd_network_params`` of the AVD network (MRAA's, reused by TPSMM)."""
     id_bottle_size: int = 64
     pose_bottle_size: int = 64
 

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from bench.config import from_dict
 from bench.errors import ConfigError
 from bench.methods.losses import TransformParams
+from bench.methods.mraa.config import AVDParams  # TPSMM's avd_network_params are MRAA's (same network)
 
 ANIMATION_MODES = ("relative", "standard", "avd")
 #: the official DenseMotionNetwork always predicts four occlusion masks when ``multi_mask``
@@ -41,13 +42,6 @@ class DenseMotionParams:
     num_blocks: int
     scale_factor: float = 0.25
     kp_variance: float = 0.01
-
-
-@dataclass
-class AVDParams:
-    """``avd_network_params`` of ``AVDNetwork``."""
-    id_bottle_size: int = 64
-    pose_bottle_size: int = 64
 
 
 @dataclass

@@ -15,7 +15,7 @@ from torchvision.models import resnet18
 
 from bench.methods.blocks import (DownBlock2d, Hourglass, ResBlock2d, SameBlock2d, UpBlock2d, from_homogeneous,
                                   kp2gaussian, make_coordinate_grid, maybe_downsampler, mlp, once_per_source,
-                                  to_homogeneous)
+                                  to_homogeneous, warp)
 from bench.methods.tpsmm.config import (OCCLUSION_NUM, AVDParams, CommonParams, DenseMotionParams, GeneratorParams,
                                         occlusion_upsamplings)
 from bench.methods.tpsmm.tps import ALIGN_CORNERS, TPS
@@ -31,19 +31,6 @@ def instance_norm(module: nn.Module) -> nn.Module:
         else:
             instance_norm(child)
     return module
-
-
-def resize_grid(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinearly resize a ``B x h x w x 2`` grid to ``size`` with ``align_corners=True`` (no-op when equal)."""
-    if tuple(grid.shape[1:3]) == tuple(size):
-        return grid
-    out = F.interpolate(grid.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=ALIGN_CORNERS)
-    return out.permute(0, 2, 3, 1)
-
-
-def deform_input(inp: torch.Tensor, deformation: torch.Tensor) -> torch.Tensor:
-    """``InpaintingNetwork.deform_input``: backward-warp ``inp`` by ``deformation`` resized to it."""
-    return F.grid_sample(inp, resize_grid(deformation, inp.shape[2:]), align_corners=ALIGN_CORNERS)
 
 
 def resize_map(x: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
@@ -266,10 +253,10 @@ class InpaintingNetwork(nn.Module):
     def _warp(self, feature: torch.Tensor, deformation: torch.Tensor,
               occlusion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(warped and occluded ``feature``, the same from detached inputs for the warp loss)."""
-        out = self.occlude_input(deform_input(feature, deformation), occlusion)
+        out = self.occlude_input(warp(feature, deformation, ALIGN_CORNERS), occlusion)
         if not torch.is_grad_enabled():
             return out, out
-        return out, self.occlude_input(deform_input(feature.detach(), deformation), occlusion.detach())
+        return out, self.occlude_input(warp(feature.detach(), deformation, ALIGN_CORNERS), occlusion.detach())
 
     def encode(self, source_image: torch.Tensor) -> list[torch.Tensor]:
         """The encoder's outputs, first to deepest."""
@@ -299,7 +286,7 @@ class InpaintingNetwork(nn.Module):
                 break
             out = torch.cat([out, encode_i], 1)
 
-        deformed_source = deform_input(source_image, deformation)
+        deformed_source = warp(source_image, deformation, ALIGN_CORNERS)
         occlusion_last = occlusion_map[-1]
         if not self.multi_mask:
             occlusion_last = resize_map(occlusion_last, out.shape[2:])
