@@ -89,7 +89,7 @@ class RunSettings:
     memory_format: str = option("auto", choices=tuple(MEMORY_FORMATS),
                                 help="layout of the model's 4-D weights and activations: channels-last (faster "
                                      "convolutions on CPU), contiguous (NCHW) or auto (channels-last on CPU, "
-                                     "contiguous elsewhere); frames agree within float rounding")
+                                     "contiguous elsewhere; the default); frames agree within float rounding")
     device: str | None = option(help="cpu, cuda, cuda:1 (default: CUDA when available)")
     train_dataset: str | None = option(help="dataset the weights were trained on (recorded; read from our "
                                             "checkpoints)")
