@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 
 from bench.errors import UserError, describe_os_error
 
@@ -55,4 +54,6 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    import torch  # here, so that CSV/JSON writers (dataset preparation workers) do not import torch
+
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))

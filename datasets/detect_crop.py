@@ -23,7 +23,6 @@ import csv
 import hashlib
 import json
 import multiprocessing
-import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 
 from bench.datasets.prepare import (METADATA_COLUMNS, PARTITIONS, SOURCE_SUFFIXES, iter_source_frames)
 from bench.errors import DataError, UserError
+from bench.files import atomic_write
 
 BoxF = Sequence[float]
 REF_FRAME_SIZE = 360  # crop_vox.py: faces are detected on frames resized to this height
@@ -490,13 +490,13 @@ def _detect_job(payload: tuple) -> DetectResult:
 
 def _write_csv(path: Path, rows: Sequence[dict[str, str]]) -> None:
     """Write ``rows`` atomically (temporary name, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(METADATA_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(METADATA_COLUMNS), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(path, write)
 
 
 @dataclass

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.files import atomic_write
 from bench.metrics import weights
 from bench.metrics.base import Backend, Metric, MetricInfo, MetricResult, TaskUse
 from bench.metrics.frame_average import check_pair, to_uint8_images
@@ -401,12 +402,6 @@ class RealStatsCache:
 
     def save(self, stats: FrechetStats | np.ndarray, dataset: str, split: str, resolution: int | tuple[int, int],
              frames: str) -> Path:
-        path = self.path(dataset, split, resolution, frames)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        if isinstance(stats, FrechetStats):
-            np.savez(tmp, mu=stats.mu, sigma=stats.sigma, count=stats.count)
-        else:
-            np.savez(tmp, features=np.asarray(stats))
-        tmp.replace(path)
-        return path
+        arrays = (dict(mu=stats.mu, sigma=stats.sigma, count=stats.count) if isinstance(stats, FrechetStats)
+                  else dict(features=np.asarray(stats)))
+        return atomic_write(self.path(dataset, split, resolution, frames), lambda tmp: np.savez(tmp, **arrays))

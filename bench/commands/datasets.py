@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def _prepare(args: argparse.Namespace) -> int:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1")
         if overrides.get("min_size", 0) < 0 or overrides.get("increase", 0) < 0:
             raise UserError("--min-size and --increase must not be negative")
-        params = type(defaults)(**{**defaults.__dict__, **overrides})
+        params = dataclasses.replace(defaults, **overrides)
         metadata = metadata or str(out / "metadata.csv")
         found = detect_metadata(args.videos, metadata, args.detect, partition=args.partition, params=params,
                                 workers=args.workers, cache_dir=out / ".detect", device=args.device,

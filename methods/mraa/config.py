@@ -76,9 +76,10 @@ class AnimationParams:
 
 @dataclass
 class AVDTrainOptions:
-    """Options of the AVD stage (official ``train_avd_params``; its ``lambda_shift`` / ``lambda_affine``
-    are the stage's ``loss_weights`` of ``rec_shift`` / ``rec_affine``): the pose of the driving
-    regions is scaled per sample by ``diag(U(1 - random_scale, 1 + random_scale))``."""
+    """Options of the AVD stage, MRAA's and TPSMM's (official ``train_avd_params``; its ``lambda_shift`` /
+    ``lambda_affine`` are the stage's ``loss_weights`` of ``rec_shift`` / ``rec_affine``, TPSMM's ``lambda_shift``
+    that of ``rec_kp``): the pose of the driving regions / keypoints is scaled per sample by
+    ``diag(U(1 - random_scale, 1 + random_scale))`` before the AVD network rebuilds it."""
     random_scale: float = 0.25
 
 

@@ -1,6 +1,7 @@
 """Thin-Plate Spline Motion Model (Zhao & Zhang, CVPR 2022), compatible with the official checkpoints."""
 from bench.methods.tpsmm.animation import animation_kp, movement_scale, relative_kp
-from bench.methods.tpsmm.config import AVDTrainOptions, TPSMMConfig, tpsmm_config
+from bench.methods.mraa.config import AVDTrainOptions
+from bench.methods.tpsmm.config import TPSMMConfig, tpsmm_config
 from bench.methods.tpsmm.model import AVD_STAGE, TPSMM, build_tpsmm
 from bench.methods.tpsmm.networks import (AVDNetwork, BGMotionPredictor, DenseMotionNetwork, InpaintingNetwork,
                                           KPDetector)

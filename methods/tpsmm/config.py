@@ -103,14 +103,6 @@ class TrainingParams:
 
 
 @dataclass
-class AVDTrainOptions:
-    """Options of the AVD stage (official ``train_avd_params``; its ``lambda_shift`` is the stage's
-    ``loss_weights`` of ``rec_kp``): the driving keypoints are scaled per sample by
-    ``diag(U(1 - random_scale, 1 + random_scale))`` before the AVD network rebuilds them."""
-    random_scale: float = 0.25
-
-
-@dataclass
 class TPSMMConfig:
     common_params: CommonParams
     generator_params: GeneratorParams

@@ -16,8 +16,9 @@ from bench.methods.base import MAIN_STAGE, Method, TrainingStage
 from bench.methods.blocks import once_per_source
 from bench.methods.fomm.shared import PerceptualTerm, match_batch
 from bench.methods.losses import TransformParams, pixel_l1_loss
+from bench.methods.mraa.config import AVDTrainOptions  # the AVD stage's options are MRAA's
 from bench.methods.tpsmm.animation import animation_kp, movement_scale
-from bench.methods.tpsmm.config import AVDTrainOptions, TPSMMConfig, tpsmm_config
+from bench.methods.tpsmm.config import TPSMMConfig, tpsmm_config
 from bench.methods.tpsmm.networks import (AVDNetwork, BGMotionPredictor, DenseMotionNetwork, InpaintingNetwork,
                                           KPDetector)
 from bench.methods.tpsmm.tps import TPS
