@@ -83,11 +83,11 @@ def warp(features: torch.Tensor, grid: torch.Tensor, align_corners: bool = ALIGN
     return F.grid_sample(features, grid, align_corners=align_corners)
 
 
-def resize_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+def resize_like(x: torch.Tensor, ref: torch.Tensor, align_corners: bool = ALIGN_CORNERS) -> torch.Tensor:
     """Bilinearly resize map ``x`` to the spatial size of ``ref`` (no-op when equal)."""
     if x.shape[2:] == ref.shape[2:]:
         return x
-    return F.interpolate(x, size=ref.shape[2:], mode="bilinear", align_corners=ALIGN_CORNERS)
+    return F.interpolate(x, size=ref.shape[2:], mode="bilinear", align_corners=align_corners)
 
 
 def local_affine_motions(identity: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor,
@@ -117,12 +117,12 @@ def from_homogeneous(coords: torch.Tensor) -> torch.Tensor:
     return coords[..., :2] / coords[..., 2:3]
 
 
-def deform_sources(image: torch.Tensor, motions: torch.Tensor) -> torch.Tensor:
+def deform_sources(image: torch.Tensor, motions: torch.Tensor, align_corners: bool = ALIGN_CORNERS) -> torch.Tensor:
     """Warp ``image`` (``B x C x H x W``) by each of K motions (``B x K x H x W x 2``) -> ``B x K x C x H x W``."""
     b, c, h, w = image.shape
     k = motions.shape[1]
     repeated = image.unsqueeze(1).expand(b, k, c, h, w).reshape(b * k, c, h, w)
-    out = F.grid_sample(repeated, motions.reshape(b * k, h, w, 2), align_corners=ALIGN_CORNERS)
+    out = F.grid_sample(repeated, motions.reshape(b * k, h, w, 2), align_corners=align_corners)
     return out.view(b, k, c, h, w)
 
 

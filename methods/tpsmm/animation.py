@@ -22,27 +22,30 @@ def movement_scale(kp_source: torch.Tensor, kp_driving_initial: torch.Tensor) ->
     return float(np.sqrt(source_area) / np.sqrt(driving_area))
 
 
-def relative_kp(kp_source: Keypoints, kp_driving: Keypoints, kp_driving_initial: Keypoints) -> Keypoints:
-    """``kp_s + scale * (kp_d - kp_d0)`` (official ``demo.relative_kp``)."""
-    scale = movement_scale(kp_source["fg_kp"], kp_driving_initial["fg_kp"])
+def relative_kp(kp_source: Keypoints, kp_driving: Keypoints, kp_driving_initial: Keypoints,
+                scale: float | None = None) -> Keypoints:
+    """``kp_s + scale * (kp_d - kp_d0)`` (official ``demo.relative_kp``); ``scale``: :func:`movement_scale`
+    of these keypoints, computed here unless the caller already has it."""
+    if scale is None:
+        scale = movement_scale(kp_source["fg_kp"], kp_driving_initial["fg_kp"])
     kp_new = dict(kp_driving)
     kp_new["fg_kp"] = (kp_driving["fg_kp"] - kp_driving_initial["fg_kp"]) * scale + kp_source["fg_kp"]
     return kp_new
 
 
 def animation_kp(kp_source: Keypoints, kp_driving: Keypoints, kp_driving_initial: Keypoints, mode: str = "relative",
-                 avd_network: nn.Module | None = None) -> Keypoints:
+                 avd_network: nn.Module | None = None, scale: float | None = None) -> Keypoints:
     """The keypoints that drive the source in ``demo.make_animation``'s ``mode``.
 
     * ``standard``: the driving keypoints as they are (absolute).
-    * ``relative``: :func:`relative_kp`.
+    * ``relative``: :func:`relative_kp` (``scale`` passed on).
     * ``avd``: the AVD network combines the source identity with the driving pose
       (``kp_source`` must have the batch size of ``kp_driving``).
     """
     if mode == "standard":
         return dict(kp_driving)
     if mode == "relative":
-        return relative_kp(kp_source, kp_driving, kp_driving_initial)
+        return relative_kp(kp_source, kp_driving, kp_driving_initial, scale)
     if mode == "avd":
         if avd_network is None:
             raise ValueError("mode 'avd' needs an AVD network")

@@ -148,11 +148,12 @@ class TPSMM(Method):
         kp_initial = self.kp_detector(driving_initial)
         kp_driving = self.kp_detector(driving)
         batch = driving.shape[0]
+        scale = movement_scale(kp_source["fg_kp"], kp_initial["fg_kp"]) if mode == "relative" else None
         kp_norm = animation_kp(_expand_kp(kp_source, batch) if mode == "avd" else kp_source, kp_driving, kp_initial,
-                               mode, self.avd_network)
+                               mode, self.avd_network, scale)
         out = {"kp_source": kp_source, "kp_driving_initial": kp_initial, "kp_driving": kp_driving, "kp_norm": kp_norm}
-        if mode == "relative":
-            out["movement_scale"] = movement_scale(kp_source["fg_kp"], kp_initial["fg_kp"])
+        if scale is not None:
+            out["movement_scale"] = scale
         out.update(self._synthesise(source, kp_source, kp_norm, None))
         return out
 

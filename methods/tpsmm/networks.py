@@ -3,8 +3,8 @@
 The official blocks (``modules/util.py``) are FOMM's with ``InstanceNorm2d(affine=True)`` in place of
 BatchNorm: our shared blocks are built and their norms swapped (:func:`instance_norm`), which keeps the
 official key names and drops the running statistics, as in the official checkpoints. Every
-``grid_sample`` / bilinear ``interpolate`` of TPSMM uses ``align_corners=True`` (ours use False), so
-warping is written here.
+``grid_sample`` / bilinear ``interpolate`` of TPSMM uses ``align_corners=True`` (FOMM and MRAA use False):
+the shared warping helpers are called with it.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
 
-from bench.methods.blocks import (DownBlock2d, Hourglass, ResBlock2d, SameBlock2d, UpBlock2d, from_homogeneous,
-                                  kp2gaussian, make_coordinate_grid, maybe_downsampler, mlp, once_per_source,
-                                  to_homogeneous, warp)
+from bench.methods.blocks import (DownBlock2d, Hourglass, ResBlock2d, SameBlock2d, UpBlock2d, deform_sources,
+                                  from_homogeneous, kp2gaussian, make_coordinate_grid, maybe_downsampler, mlp,
+                                  once_per_source, resize_like, to_homogeneous, warp)
 from bench.methods.tpsmm.config import (OCCLUSION_NUM, AVDParams, CommonParams, DenseMotionParams, GeneratorParams,
                                         occlusion_upsamplings)
 from bench.methods.tpsmm.tps import ALIGN_CORNERS, TPS
@@ -31,13 +31,6 @@ def instance_norm(module: nn.Module) -> nn.Module:
         else:
             instance_norm(child)
     return module
-
-
-def resize_map(x: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize of a ``B x C x h x w`` map with ``align_corners=True`` (no-op when equal)."""
-    if tuple(x.shape[2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=ALIGN_CORNERS)
 
 
 # ----------------------------------------------------------------------------- keypoints / background
@@ -160,11 +153,7 @@ class DenseMotionNetwork(nn.Module):
 
     def create_deformed_source_image(self, source_image: torch.Tensor, transformations: torch.Tensor) -> torch.Tensor:
         """The source warped by each of the K+1 transformations, ``B x (K+1) x C x H x W``."""
-        bs, c, h, w = source_image.shape
-        n = self.num_tps + 1
-        repeated = source_image.unsqueeze(1).expand(bs, n, c, h, w).reshape(bs * n, c, h, w)
-        deformed = F.grid_sample(repeated, transformations.reshape(bs * n, h, w, -1), align_corners=ALIGN_CORNERS)
-        return deformed.view(bs, n, -1, h, w)
+        return deform_sources(source_image, transformations, ALIGN_CORNERS)
 
     @staticmethod
     def dropout_softmax(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -247,7 +236,7 @@ class InpaintingNetwork(nn.Module):
 
     def occlude_input(self, inp: torch.Tensor, occlusion_map: torch.Tensor) -> torch.Tensor:
         if not self.multi_mask:
-            occlusion_map = resize_map(occlusion_map, inp.shape[2:])
+            occlusion_map = resize_like(occlusion_map, inp, ALIGN_CORNERS)
         return inp * occlusion_map
 
     def _warp(self, feature: torch.Tensor, deformation: torch.Tensor,
@@ -289,7 +278,7 @@ class InpaintingNetwork(nn.Module):
         deformed_source = warp(source_image, deformation, ALIGN_CORNERS)
         occlusion_last = occlusion_map[-1]
         if not self.multi_mask:
-            occlusion_last = resize_map(occlusion_last, out.shape[2:])
+            occlusion_last = resize_like(occlusion_last, out, ALIGN_CORNERS)
         out = out * (1 - occlusion_last) + encode_i
         out = torch.sigmoid(self.final(out))
         out = out * (1 - occlusion_last) + deformed_source * occlusion_last
