@@ -34,7 +34,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from bench.errors import UserError
+from bench.errors import UserError, first_line
 from bench.files import atomic_torch_save
 
 FORMAT = "motionbench"
@@ -128,11 +128,6 @@ class CheckpointFile:
         return self.data.get("format") == FORMAT
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
-
-
 def read_checkpoint(path: str | Path, trusted: bool = False) -> CheckpointFile:
     """Read any checkpoint file (ours or an official one) once: bytes, hash, then unpickle on the CPU.
 
@@ -146,7 +141,7 @@ def read_checkpoint(path: str | Path, trusted: bool = False) -> CheckpointFile:
     try:
         blob = path.read_bytes()
     except OSError as exc:
-        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {first_line(exc)}") from None
     try:
         data = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as exc:
@@ -155,7 +150,7 @@ def read_checkpoint(path: str | Path, trusted: bool = False) -> CheckpointFile:
         raise CheckpointError(f"checkpoint {path} holds objects other than tensors and needs a full pickle load, "
                               "which can run code: pass --trusted (trusted=True) only if you trust the file") from None
     except (zipfile.BadZipFile, EOFError, RuntimeError, OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {first_line(exc)}") from None
     if not isinstance(data, Mapping):
         raise CheckpointError(f"checkpoint {path} holds a {type(data).__name__}, expected a dict")
     return CheckpointFile(path, dict(data), hashlib.sha256(blob).hexdigest())

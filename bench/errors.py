@@ -36,6 +36,12 @@ def describe_os_error(exc: OSError) -> str:
     return f"{what}: {' -> '.join(paths)}" if paths else what
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message cut to its first line and ``limit`` characters (its type name when empty)."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
+
+
 def expected_failure(exc: BaseException) -> str | None:
     """The one line to print for an expected failure that reached the command line, else None (a bug:
     the traceback is shown). Expected: user errors, and operating-system errors on the user's paths

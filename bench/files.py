@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-from bench.errors import UserError, describe_os_error
+from bench.errors import UserError, describe_os_error, first_line
 
 
 def ensure_folder(path: str | Path) -> Path:
@@ -41,8 +41,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     except OSError as exc:
         raise UserError(f"cannot write {path}: {describe_os_error(exc)}") from None
     except RuntimeError as exc:  # torch.save reports a failed write (e.g. a full disk) as a RuntimeError
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot write {path}: {first[:200]}") from None
+        raise UserError(f"cannot write {path}: {first_line(exc)}") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from bench.errors import UserError
+from bench.errors import UserError, first_line
 
 EXPERIMENT_ENV = "MOTIONBENCH_EXPERIMENT"
 DEFAULT_EXPERIMENT = "motionbench"
@@ -90,8 +90,7 @@ def store_errors() -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - filtered to store failures below
         if not (isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _STORE_MODULES):
             raise
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"MLflow tracking store {tracking_uri()} cannot be used: {text[:300]}") from None
+        raise UserError(f"MLflow tracking store {tracking_uri()} cannot be used: {first_line(exc, 300)}") from None
 
 
 def _mlflow():

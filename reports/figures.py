@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
+from unittest import mock
 
 import pandas as pd
 
@@ -135,19 +136,14 @@ def _fetch_per_video(run_id: str) -> pd.DataFrame | None:
     path = find_artifact(run_id)
     if path is None:
         return None
-    quiet = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-    saved = {k: os.environ.get(k) for k in quiet}
-    os.environ.update(quiet)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tmp)
-            return pd.read_csv(local)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with quiet_artifact_downloads(), tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tmp)
+        return pd.read_csv(local)
+
+
+def quiet_artifact_downloads() -> ContextManager[Any]:
+    """MLflow's artifact download progress bars off inside the block (the setting is restored after)."""
+    return mock.patch.dict(os.environ, {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
 
 
 def per_video_figures(data: pd.DataFrame, out_dir: Path) -> list[Path]:

@@ -20,22 +20,21 @@ share their seed and K.
 from __future__ import annotations
 
 import html
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 
-from bench.errors import UserError
+from bench.errors import UserError, first_line
 from bench.reports.metric_info import higher_is_better, is_better, known, label
 from bench.reports.published import load_published
-from bench.reports.render import legend, number_text
+from bench.reports.render import arrow, legend, number_text
 from bench.reports.tables import (DATASET_ORDER, METHOD_ORDER, SPECS, Column, Row, Table, build_table,
                                   dataset_title_count, method_title, order_key, table1_runs)
 from bench.runner.protocol import PROTOCOL
@@ -44,7 +43,6 @@ PAGE = "index.html"
 MEDIA = "media"
 FIGURES = "figures"
 VIDEO_ARTIFACTS = "videos"
-PER_VIDEO_FILE = "per_video.csv"
 DEFAULT_FPS = 25.0
 TABLE_TITLES = {"table1": "Table 1", "generality": "Generality", "ablation": "Ablation",
                 "nviews": "Number of reference views N"}
@@ -59,20 +57,6 @@ class RunFiles:
     per_video: pd.DataFrame | None = None
     videos: dict[str, Path] = field(default_factory=dict)  # artifact file name -> local copy
     problem: str | None = None  # why the artifacts could not be read
-
-
-def _quiet_downloads() -> Callable[[], None]:
-    """Turn off MLflow's download progress bars; returns the function that restores the setting."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    saved = os.environ.get(key)
-    os.environ[key] = "false"
-
-    def restore() -> None:
-        if saved is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = saved
-    return restore
 
 
 def local_artifact_root(artifact_uri: str | None) -> Path | None:
@@ -101,11 +85,10 @@ def fetch_run_files(run_ids: Iterable[str], work_dir: Path) -> dict[str, RunFile
     from mlflow.tracking import MlflowClient
 
     from bench import tracking
-    from bench.reports.figures import find_artifact
+    from bench.reports.figures import find_artifact, quiet_artifact_downloads
 
     out: dict[str, RunFiles] = {}
-    restore = _quiet_downloads()
-    try:
+    with quiet_artifact_downloads():
         with tracking.store_errors():
             mlflow.set_tracking_uri(tracking.tracking_uri())
             client = MlflowClient()
@@ -119,17 +102,14 @@ def fetch_run_files(run_ids: Iterable[str], work_dir: Path) -> dict[str, RunFile
                         return root / path
                     return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path,
                                                                     dst_path=str(work_dir / run_id)))
-                path = find_artifact(run_id, PER_VIDEO_FILE)
+                path = find_artifact(run_id)
                 if path is not None:
                     files.per_video = pd.read_csv(fetch(path))
                 for info in client.list_artifacts(run_id, VIDEO_ARTIFACTS):
                     if not info.is_dir and info.path.endswith(".mp4"):
                         files.videos[Path(info.path).name] = fetch(info.path)
             except Exception as exc:  # noqa: BLE001 - one unreadable run must not hide the others
-                text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                files.problem = f"artifacts of run {run_id} could not be read: {text[:300]}"
-    finally:
-        restore()
+                files.problem = f"artifacts of run {run_id} could not be read: {first_line(exc, 300)}"
     return out
 
 
@@ -344,12 +324,6 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _arrow(metric: str) -> str:
-    if not known(metric):
-        return ""
-    return "↑" if higher_is_better(metric) else "↓"
-
-
 def _direction(metric: str) -> str:
     if not known(metric):
         return "direction unknown: not ranked"
@@ -378,7 +352,7 @@ def _table_cell(row: Row, column: Column) -> str:
 def table_html(table: Table) -> str:
     """A Table as an HTML ``<table>``: two-level header with arrows, bold best, N/A reasons on hover."""
     spans = "".join(f'<th colspan="{width}">{_e(title)}</th>' for title, width in table.spans)
-    headers = "".join(f'<th title="{_e(_direction(c.metrics[0]))}">{_e(c.header)} {_arrow(c.metrics[0])}</th>'
+    headers = "".join(f'<th title="{_e(_direction(c.metrics[0]))}">{_e(c.header)} {arrow(c.metrics[0])}</th>'
                       for c in table.columns)
     note = legend(table).replace("the reason is in the .csv", "hover over it for the reason")
     lines = [f'<table class="results" id="table-{_e(table.name)}">',
@@ -402,7 +376,7 @@ def _metric_label(metric: Metric) -> str:
     value = f"<strong>{value}</strong>" if metric.bold else value
     best = "" if metric.best is None else f' <span class="best">({_e(number_text(metric.name, metric.best))})</span>'
     return (f'<span class="metric" title="{_e(_direction(metric.name))}">{_e(label(metric.name))}'
-            f"{_arrow(metric.name)} {value}{best}</span>")
+            f"{arrow(metric.name)} {value}{best}</span>")
 
 
 def grid_html(grid: VideoGrid, index: int) -> str:

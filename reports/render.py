@@ -29,7 +29,7 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-def _arrow(metric: str, latex: bool) -> str:
+def arrow(metric: str, latex: bool = False) -> str:
     """The direction arrow of ``metric`` (none when its direction is unknown)."""
     if not known(metric):
         return ""
@@ -62,7 +62,7 @@ def _cell_text(row: Row, column: Column, bold: Callable[[str], str], missing: st
 
 
 def _header_arrow(column: Column, latex: bool) -> str:
-    return _arrow(column.metrics[0], latex)
+    return arrow(column.metrics[0], latex)
 
 
 def to_latex(table: Table, document: bool = True) -> str:

@@ -136,7 +136,7 @@ def write_outputs(out: Path, run_ids: list[str], progress: Progress) -> tuple[li
     progress.stage("wrote table1" + ("" if png else " (no pdflatex: .tex not compiled)"))
     paths += write_figures(out / "figures", measured=runs)
     progress.stage(f"wrote {sum(p.suffix == '.png' for p in paths)} PNG files (figures and table)")
-    page = write_html_report(out / "report", run_ids=run_ids)
+    page = write_html_report(out / "report", measured=runs)  # the runs loaded and filtered above
     paths.append(page)
     progress.stage(f"wrote the HTML report (open {page.resolve().as_uri()})")
     return paths, to_markdown(table) + "\n" + "\n".join(learning_check(runs))

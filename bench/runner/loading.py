@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from bench.checkpoints import CheckpointError, check_compatible, config_hash, method_from, ours, read_checkpoint
 from bench.config import apply_overrides, config_path, load_yaml
-from bench.errors import ConfigError, UserError
+from bench.errors import ConfigError, UserError, first_line
 from bench.methods import METHODS, build_method, from_official
 from bench.methods.base import Method
 from bench.runner.settings import RunSettings
@@ -106,7 +106,7 @@ def build_planned(plan: MethodPlan) -> Method:
             method.load_state_dict(trained.state_dict(), strict=True)
         except RuntimeError as exc:
             raise UserError(f"the --set/--refs changes do not fit checkpoint {plan.checkpoint}: "
-                            f"{str(exc).strip().splitlines()[0][:200]}") from None
+                            f"{first_line(exc)}") from None
         return method.eval()
     return _build(plan).eval()
 

@@ -17,7 +17,7 @@ from bench.datasets import get_dataset, resolve_root
 from bench.datasets.sampling import TrainPairs
 from bench.datasets.video_io import list_videos
 from bench.config import from_dict
-from bench.errors import ConfigError, UserError
+from bench.errors import ConfigError, UserError, first_line
 from bench.files import ensure_folder
 from bench.methods import build_method
 from bench.methods.base import MAIN_STAGE, Method
@@ -172,8 +172,7 @@ def _build_method(name: str, config: dict[str, Any]) -> Any:
     try:
         return build_method(name, config)
     except (ValueError, TypeError, RuntimeError) as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"method '{name}' cannot be built from its config: {text[:200]}") from None
+        raise ConfigError(f"method '{name}' cannot be built from its config: {first_line(exc)}") from None
 
 
 def run_training(request: TrainRequest) -> TrainResult:
