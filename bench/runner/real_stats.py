@@ -18,6 +18,7 @@ skips the real frames).
 from __future__ import annotations
 
 import hashlib
+import weakref
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -45,13 +46,22 @@ def stats_cache(name: str = "fid") -> RealStatsCache:
     return RealStatsCache(cache_root() / name, prefix=name)
 
 
+#: fingerprint of each (frozen) feature network hashed in this process: FID and KID share one network, and a
+#: run reads and writes the cache with the same key
+_FINGERPRINTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
 def network_fingerprint(metric: Metric) -> str:
-    """Short hash of the feature network's weights (summaries of other weights never mix)."""
-    digest = hashlib.sha256()
-    for name, tensor in metric.features.state_dict().items():
-        digest.update(name.encode("utf-8"))
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
+    """Short hash of the feature network's weights (summaries of other weights never mix), hashed once per
+    network object."""
+    network = metric.features
+    if network not in _FINGERPRINTS:
+        digest = hashlib.sha256()
+        for name, tensor in network.state_dict().items():
+            digest.update(name.encode("utf-8"))
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        _FINGERPRINTS[network] = digest.hexdigest()[:16]
+    return _FINGERPRINTS[network]
 
 
 def stats_key(metric: Metric, spec: DatasetSpec, root: Path,
