@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -244,3 +244,30 @@ def jacobian_equivariance_loss(jacobian: torch.Tensor, jacobian_transformed: tor
         value = value * torch.sign(value[:, :, 0:1, 0:1])
     eye = torch.eye(2, dtype=value.dtype, device=value.device)
     return (eye - value).abs().mean()
+
+
+# ----------------------------------------------------------------------------- AVD stage (MRAA, TPSMM)
+
+def random_pose_scale(pose: Mapping[str, torch.Tensor], random_scale: float) -> dict[str, torch.Tensor]:
+    """Official ``train_avd.random_scale`` (MRAA's and TPSMM's): per sample ``theta ~ U(1 - s, 1 + s)^2``
+    (``torch.rand`` on the CPU, then moved), every pose tensor (``B x N x 2`` points, ``B x N x 2 x 2``
+    affines) multiplied by ``diag(theta)`` on its dimension 2."""
+    first = next(iter(pose.values()))
+    theta = (torch.rand(first.shape[0], 2) * (2 * random_scale) + (1 - random_scale)).to(first)
+    return {key: theta.view(len(theta), 1, 2, *(1,) * (value.dim() - 3)) * value for key, value in pose.items()}
+
+
+def avd_stage_losses(detector: nn.Module, avd_network: nn.Module, batch: Mapping[str, torch.Tensor],
+                     random_scale: float, terms: Mapping[str, str]) -> dict[str, torch.Tensor]:
+    """The AVD stage's losses (official ``train_avd.py`` of MRAA and TPSMM): the source's and the driving
+    frame's motion parameters from ``detector`` under ``no_grad`` in whatever mode it is (train mode while
+    training, as the official never calls ``eval()``: BatchNorm uses each batch's statistics), the driving
+    pose randomly rescaled (:func:`random_pose_scale`), then for each ``terms`` entry (loss name -> motion
+    key) mean |driving - AVD(source, pose)|, unweighted (the strategy's ``loss_weights`` are the official
+    ``lambda_*``)."""
+    with torch.no_grad():
+        identity = detector(batch["source"])
+        target = detector(batch["driving"])
+        pose = random_pose_scale({key: target[key] for key in terms.values()}, random_scale)
+    rebuilt = avd_network(identity, pose)
+    return {loss: (target[key] - rebuilt[key]).abs().mean() for loss, key in terms.items()}

@@ -11,7 +11,8 @@ from bench.errors import ConfigError
 from bench.methods.base import MAIN_STAGE, Method, TrainingStage
 from bench.methods.blocks import once_per_source
 from bench.methods.fomm.shared import EquivarianceTerms, PerceptualTerm, match_batch, motion_model_losses
-from bench.methods.mraa.animation import Regions, animation_region_params
+from bench.methods.losses import avd_stage_losses
+from bench.methods.mraa.animation import animation_region_params
 from bench.methods.mraa.config import AVDTrainOptions, MRAAConfig, mraa_config
 from bench.methods.mraa.networks import AVDNetwork, BGMotionPredictor, Generator, RegionPredictor
 
@@ -19,14 +20,6 @@ EQUIVARIANCE = EquivarianceTerms("equivariance_shift", "equivariance_affine", "s
 AVD_STAGE = TrainingStage("avd", ("avd_network",), "animation via disentanglement: the AVD network learns to "
                           "rebuild the driving regions from a rescaled pose and the source's shape (official "
                           "train_avd.py)", AVDTrainOptions)
-
-
-def random_pose_scale(regions: Regions, random_scale: float) -> Regions:
-    """Official ``train_avd.random_scale``: per sample ``theta ~ U(1 - s, 1 + s)^2`` (``torch.rand`` on the
-    CPU, then moved), shift and affine of every region multiplied by ``diag(theta)``."""
-    theta = torch.rand(regions["shift"].shape[0], 2) * (2 * random_scale) + (1 - random_scale)
-    theta = theta.to(regions["shift"])
-    return {"shift": theta[:, None, :] * regions["shift"], "affine": theta[:, None, :, None] * regions["affine"]}
 
 
 class MRAA(Method):
@@ -109,20 +102,11 @@ class MRAA(Method):
 
     def stage_losses(self, stage: str, batch: Mapping[str, torch.Tensor], options: AVDTrainOptions
                      ) -> dict[str, torch.Tensor]:
-        """The AVD stage (official ``train_avd.py``): regions of source and driving from the region
-        predictor under ``no_grad`` in whatever mode the method is (train mode while training, as
-        the official never calls ``eval()``: BatchNorm uses each batch's statistics), the driving
-        pose randomly rescaled (:func:`random_pose_scale`), then mean |driving - AVD(source, pose)|
-        of shifts (``rec_shift``) and affines (``rec_affine``), unweighted (the strategy's
-        ``loss_weights`` are the official ``lambda_shift`` / ``lambda_affine``)."""
+        """The AVD stage (:func:`avd_stage_losses`) on the regions' shifts (``rec_shift``) and affines
+        (``rec_affine``); its ``loss_weights`` are the official ``lambda_shift`` / ``lambda_affine``."""
         self.stage(stage)
-        with torch.no_grad():
-            identity = self.region_predictor(batch["source"])
-            target = self.region_predictor(batch["driving"])
-            pose = random_pose_scale(target, options.random_scale)
-        rebuilt = self.avd_network(identity, pose)
-        return {"rec_shift": (target["shift"] - rebuilt["shift"]).abs().mean(),
-                "rec_affine": (target["affine"] - rebuilt["affine"]).abs().mean()}
+        return avd_stage_losses(self.region_predictor, self.avd_network, batch, options.random_scale,
+                                {"rec_shift": "shift", "rec_affine": "affine"})
 
 
 def build_mraa(config: Mapping[str, Any] | None) -> MRAA:

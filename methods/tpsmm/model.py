@@ -15,7 +15,7 @@ from bench.errors import ConfigError
 from bench.methods.base import MAIN_STAGE, Method, TrainingStage
 from bench.methods.blocks import once_per_source
 from bench.methods.fomm.shared import PerceptualTerm, match_batch
-from bench.methods.losses import TransformParams, pixel_l1_loss
+from bench.methods.losses import TransformParams, avd_stage_losses, pixel_l1_loss
 from bench.methods.mraa.config import AVDTrainOptions  # the AVD stage's options are MRAA's
 from bench.methods.tpsmm.animation import animation_kp, movement_scale
 from bench.methods.tpsmm.config import TPSMMConfig, tpsmm_config
@@ -36,13 +36,6 @@ def random_tps(like: torch.Tensor, params: TransformParams) -> TPS:
     """The equivariance loss's random TPS (``TPS(mode='random', bs=B, **transform_params)``), drawn on the CPU."""
     return TPS.random(like.shape[0], params.sigma_affine, params.sigma_tps, params.points_tps, dtype=like.dtype,
                       device=like.device)
-
-
-def random_pose_scale(kp: Keypoints, random_scale: float) -> Keypoints:
-    """Official ``train_avd.random_scale``: per sample ``theta ~ U(1 - s, 1 + s)^2`` (``torch.rand`` on the
-    CPU), every keypoint multiplied by ``diag(theta)``."""
-    theta = torch.rand(kp["fg_kp"].shape[0], 2) * (2 * random_scale) + (1 - random_scale)
-    return {"fg_kp": theta.to(kp["fg_kp"])[:, None, :] * kp["fg_kp"]}
 
 
 def _expand_kp(kp: Keypoints, batch: int) -> Keypoints:
@@ -254,18 +247,10 @@ class TPSMM(Method):
     # ------------------------------------------------------------------ AVD stage (train_avd.py)
     def stage_losses(self, stage: str, batch: Mapping[str, torch.Tensor], options: AVDTrainOptions
                      ) -> dict[str, torch.Tensor]:
-        """The AVD stage (official ``train_avd.py``): keypoints of source and driving under ``no_grad`` in
-        whatever mode the method is (train mode while training, as the official never calls
-        ``kp_detector.eval()``: BatchNorm uses each batch's statistics), the driving pose randomly
-        rescaled (:func:`random_pose_scale`), then ``rec_kp`` = mean |driving - AVD(source, pose)|,
-        unweighted (the strategy's ``loss_weights`` is the official ``lambda_shift``)."""
+        """The AVD stage (:func:`avd_stage_losses`) on the keypoints (``rec_kp``); its ``loss_weights`` is the
+        official ``lambda_shift``."""
         self.stage(stage)
-        with torch.no_grad():
-            kp_source = self.kp_detector(batch["source"])
-            kp_driving = self.kp_detector(batch["driving"])
-            pose = random_pose_scale(kp_driving, options.random_scale)
-        rebuilt = self.avd_network(kp_source, pose)
-        return {"rec_kp": (kp_driving["fg_kp"] - rebuilt["fg_kp"]).abs().mean()}
+        return avd_stage_losses(self.kp_detector, self.avd_network, batch, options.random_scale, {"rec_kp": "fg_kp"})
 
 
 def build_tpsmm(config: Mapping[str, Any] | None) -> TPSMM:
