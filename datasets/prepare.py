@@ -52,11 +52,12 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from bench.datasets.video_io import SPLITS
 from bench.errors import DataError, UserError
 
 METADATA_COLUMNS = ("video_id", "start", "end", "bbox", "fps", "width", "height", "partition")
 PERSON_COLUMN = "person_id"
-PARTITIONS = ("train", "test")
+PARTITIONS = SPLITS  # load_videos.py's partitions are the dataset layout's splits
 SOURCE_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 FORMATS = ("mp4", "png")
 

@@ -42,6 +42,8 @@ class Method(nn.Module):
     uses_refs: bool = False
     #: training stages after the main one; each has a persistent flag ``trained_<name>`` in the state
     stages: tuple[TrainingStage, ...] = ()
+    #: sub-networks an official checkpoint may lack (they keep their initial weights when absent)
+    optional_networks: tuple[str, ...] = ()
 
     def generate(self, source: torch.Tensor, driving: torch.Tensor, refs: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction: motion taken from ``driving`` in absolute mode."""

@@ -3,7 +3,7 @@
 An official checkpoint is a dict with one state dict per sub-network under the official names
 (plus optimizer state and other entries that are ignored). A method supports them when its
 registration says ``official=True`` and its ``networks()`` returns those sub-networks; the ones it
-lists in an ``optional_networks`` attribute may be absent from a file (TPSMM: the official loader
+lists in ``Method.optional_networks`` may be absent from a file (TPSMM: the official loader
 loads ``bg_predictor`` and ``avd_network`` only when present). Files are read with
 :func:`bench.checkpoints.read_checkpoint` (``weights_only`` unless ``trusted``).
 """
@@ -57,7 +57,7 @@ def from_official(name: str, model_params: Mapping[str, Any], checkpoint: str | 
         raise CheckpointError(f"checkpoint must be a path or a dict of state dicts, got {type(data).__name__}")
     method = build_method(name, model_params)
     nets = method.networks()
-    optional = set(getattr(method, "optional_networks", ()))
+    optional = set(method.optional_networks)
     absent = [n for n in nets if n not in data and n not in optional]
     if absent:
         needed = ", ".join(n + (" (optional)" if n in optional else "") for n in nets)
