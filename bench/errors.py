@@ -42,12 +42,8 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
 
 
-def expected_failure(exc: BaseException) -> str | None:
-    """The one line to print for an expected failure that reached the command line, else None (a bug:
-    the traceback is shown). Expected: user errors, and operating-system errors on the user's paths
-    (an output that is a file, a read-only folder, a full disk, an unreadable input)."""
-    if isinstance(exc, UserError):
-        return str(exc)
-    if isinstance(exc, OSError):
-        return describe_os_error(exc)
-    return None
+def expected_failure(exc: UserError | OSError) -> str:
+    """The one line to print for an expected failure that reached the command line: a user error, or an
+    operating-system error on the user's paths (an output that is a file, a read-only folder, a full disk,
+    an unreadable input). Anything else is a bug and keeps its traceback (the caller catches only these)."""
+    return str(exc) if isinstance(exc, UserError) else describe_os_error(exc)
