@@ -137,3 +137,15 @@ def learning_check(method: str, checkpoint: str | Path, dataset: str = "syntheti
     trained = reconstruction_l1(method, dataset, checkpoint, root, device, max_videos, folder(method))
     baseline = reconstruction_l1(COPY_SOURCE, dataset, None, root, device, max_videos, folder(COPY_SOURCE))
     return LearningCheck(method, trained, baseline)
+
+
+def learned_networks(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> set[str]:
+    """Sub-networks (first key component) whose learnable float tensors changed between two model states."""
+    return {k.split(".")[0] for k, v in after.items()
+            if v.is_floating_point() and not k.endswith(("running_mean", "running_var")) and not torch.equal(v, before[k])}
+
+
+def batchnorm_statistics_moved(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor], network: str) -> bool:
+    """Whether any BatchNorm running mean of ``network`` changed (it ran in train mode)."""
+    return any(not torch.equal(after[k], before[k]) for k in after
+               if k.startswith(network) and k.endswith("running_mean"))

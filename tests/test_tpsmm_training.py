@@ -30,6 +30,7 @@ from bench.methods.tpsmm import TPS, TPSMM, AVDTrainOptions, build_tpsmm
 from bench.training import TrainRequest, run_training
 from bench.training.config import for_stage, load_train_config, train_config_path
 from tests.fomm_mraa_reference import load_vgg19_trunk, relative_grad_error
+from tests.run_support import batchnorm_statistics_moved, learned_networks
 from tests.test_train import TINY_TRAIN, _one_store_per_module, data_root, store  # noqa: F401 (its fixtures)
 from tests.tiny_method import DATASET
 
@@ -566,12 +567,8 @@ def test_bench_train_avd_stage_trains_only_the_avd_network(data_root, tmp_path):
     stage = run_training(TrainRequest(stage="avd", resume=tmp_path / "run", device="cpu", root=data_root))
     after = load_checkpoint(stage.checkpoint)
     assert (after["stage"], after["epoch"]) == ("avd", 2) and bool(after["model"]["trained_avd"])
-    changed = {k.split(".")[0] for k, v in after["model"].items()
-               if v.is_floating_point() and not k.endswith(("running_mean", "running_var"))
-               and not torch.equal(v, before["model"][k])}
-    assert changed == {"avd_network"}, "only the AVD network learns"
-    assert any(not torch.equal(after["model"][k], before["model"][k]) for k in after["model"]
-               if k.startswith("kp_detector") and k.endswith("running_mean")), \
+    assert learned_networks(before["model"], after["model"]) == {"avd_network"}, "only the AVD network learns"
+    assert batchnorm_statistics_moved(before["model"], after["model"], "kp_detector"), \
         "the keypoint detector runs in train mode (BatchNorm statistics move), as train_avd.py"
     trained, _ = load_method(stage.checkpoint)
     assert trained.animation_mode() == "avd", "a trained AVD network: avd animation"

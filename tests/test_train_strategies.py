@@ -18,6 +18,7 @@ from bench.methods.presets import load_model_params
 from bench.training import TrainRequest, TrainingInterrupted, run_training
 from bench.training.config import deep_merge, train_config_from
 from bench.training.trainer import per_process_batch, sync_batchnorm
+from tests.run_support import batchnorm_statistics_moved, learned_networks
 from tests.test_train import TINY_TRAIN, _one_store_per_module, data_root, store  # noqa: F401 (its fixtures)
 from tests.tiny_method import DATASET
 
@@ -104,12 +105,8 @@ def test_mraa_avd_stage_trains_only_the_avd_network_and_resumes_exactly(data_roo
     after = load_checkpoint(stage.checkpoint)
     assert (after["stage"], after["epoch"], after["step"]) == ("avd", 2, 2 * 2)
     assert bool(after["model"]["trained_avd"])
-    changed = {k.split(".")[0] for k, v in after["model"].items()
-               if v.is_floating_point() and not k.endswith(("running_mean", "running_var"))
-               and not torch.equal(v, before["model"][k])}
-    assert changed == {"avd_network"}, "only the AVD network learns"
-    assert any(not torch.equal(after["model"][k], before["model"][k]) for k in after["model"]
-               if k.startswith("region_predictor") and k.endswith("running_mean")), \
+    assert learned_networks(before["model"], after["model"]) == {"avd_network"}, "only the AVD network learns"
+    assert batchnorm_statistics_moved(before["model"], after["model"], "region_predictor"), \
         "the region predictor runs in train mode (BatchNorm statistics move), as train_avd.py"
     assert after["train_config"]["batch_size"] == 4 and after["train_config"]["lr"] == pytest.approx(1e-3)
     assert stage.run_id != main.run_id
