@@ -8,18 +8,20 @@ task-aware) rather than from the classes::
     metric = build_metric("akd", spec.domain, device, weights_dir=None, backend=None)
     metric.update(generated, driving, video=name)   # B x 3 x H x W in [0, 1]
     saved = metric.state()          # picklable; another instance can merge(saved)
-    result = metric.compute()       # MetricResult(value, per_video, na_reason, extra)
+    result = aggregate(metric.compute(), "fomm", IntervalSpec())   # MetricResult(value, per_video, ci, ...)
 
-Per-video value: mean over that video's scored frames; dataset value by the run's convention
-(frames pooled, or the mean of per-video means), except distribution metrics (FID, KID, FVD: one
-value over all frames or clips). Results are written with
+``compute`` returns what was measured per video (:class:`~bench.metrics.aggregation.Measurement`);
+:func:`~bench.metrics.aggregation.aggregate` turns it into the dataset value by the run's
+convention (frames pooled, or the mean of per-video means; FID, KID, FVD: one value over all
+frames or clips) with its bootstrap interval. Results are written with
 ``bench.metrics.report_io.write_results``.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from bench.metrics.base import Metric, MetricInfo, MetricResult
+from bench.metrics.aggregation import MetricResult
+from bench.metrics.base import Metric, MetricInfo
 from bench.registry import Registry
 
 

@@ -14,8 +14,9 @@ terms are those of AliaksandrSiarohin/pose-evaluation's comparison scripts
   keypoint rate) is the share of the driving frame's joints missing on the generated frame (frames
   whose driving frame has no joint are not scored).
 
-Dataset values follow the run's convention: pooled over every scored frame (``fomm``, the
-scripts' ``np.mean`` over all rows) or the mean of per-video means (``video-mean``).
+What is measured is per-video sums and counts of the AKD (and MKR) terms; the dataset value follows
+the run's convention (:mod:`bench.metrics.aggregation`): pooled over every scored frame (``fomm``,
+the scripts' ``np.mean`` over all rows) or the mean of per-video means (``video-mean``).
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ import numpy as np
 import torch
 
 from bench.metrics import weights
-from bench.metrics.base import Backend, Metric, MetricInfo, MetricResult, TaskUse
-from bench.metrics.frame_average import check_pair, dataset_mean, frame_means, to_uint8_images
+from bench.metrics.aggregation import Measurement, VideoSums
+from bench.metrics.base import Backend, Metric, MetricInfo, TaskUse
+from bench.metrics.frame_average import check_pair, to_uint8_images
 from bench.metrics.keypoints import Detection, KeypointDetector, build_detector
 from bench.metrics.pose_evaluation import body_akd_mkr_terms, face_akd_term
 
@@ -60,10 +62,10 @@ class AKD(Metric):
         reference="AliaksandrSiarohin/pose-evaluation cmp_kp.py (faces) and cmp_with_missing.py (bodies): mean "
                   "absolute keypoint coordinate difference in pixels, pooled over frames")
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm",
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving",
                  backend: str = "fan", weights_dir: str | Path | None = None, allow_download: bool = False,
                  detector: KeypointDetector | None = None) -> None:
-        super().__init__(device, target, convention)
+        super().__init__(device, target)
         self.backend = backend
         self.body = backend in BODY_BACKENDS  # cmp_with_missing.py's joints, else cmp_kp.py's landmarks
         self.detector = detector or build_detector(backend, self.device, weights_dir, allow_download)
@@ -94,15 +96,12 @@ class AKD(Metric):
         self.accumulate("mkr_count", video, len(mkr))
         self.accumulate("skipped_frames", video, skipped)
 
-    def compute(self) -> MetricResult:
+    def compute(self) -> Measurement:
         extra = {"skipped_frames": float(sum(self.skipped_frames.values())),
                  "scored_frames": float(sum(self.count.values()))}
-        if self.body:
-            mkr = dataset_mean(self.mkr_total, self.mkr_count, self.convention)
-            extra["mkr"] = float("nan") if mkr is None else mkr
-        value = dataset_mean(self.total, self.count, self.convention)
-        reason = None if value is not None else f"no frame pair with keypoints detected on both ({self.backend})"
-        return MetricResult(self.name, value, frame_means(self.total, self.count), na_reason=reason, extra=extra)
+        mkr = {"mkr": VideoSums.from_states(self.mkr_total, self.mkr_count)} if self.body else {}
+        return Measurement(self.name, VideoSums.from_states(self.total, self.count), mkr, extra=extra,
+                           empty_reason=f"no frame pair with keypoints detected on both ({self.backend})")
 
 
 #: backends whose keypoints are body joints (scored as cmp_with_missing.py does)

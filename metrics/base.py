@@ -13,13 +13,13 @@ declarations.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Mapping
 
 import numpy as np
 import torch
 
+from bench.metrics.aggregation import Measurement
 from bench.metrics.weights import WeightFile
 
 #: what a metric compares the generated frames against, per task
@@ -28,13 +28,6 @@ TARGETS = {
     "source": "source image",
 }
 Reduce = Literal["sum", "cat"]
-#: how a frame-wise metric's per-frame scores become one dataset value
-CONVENTIONS = {
-    "fomm": "mean over every scored frame of every video pooled (FOMM's reconstruction.py and "
-            "pose-evaluation's cmp*.py; the convention behind the published tables)",
-    "video-mean": "mean over videos of each video's mean over its scored frames",
-}
-DEFAULT_CONVENTION = "fomm"
 
 
 @dataclass(frozen=True)
@@ -107,21 +100,6 @@ class MetricInfo:
         return next((b for b in self.backends if b.serves(domain)), None)
 
 
-@dataclass
-class MetricResult:
-    """Dataset value plus per-video values; ``value`` is None with ``na_reason`` when not applicable."""
-
-    name: str
-    value: float | None
-    per_video: dict[str, float] = field(default_factory=dict)
-    na_reason: str | None = None
-    extra: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def available(self) -> bool:
-        return self.value is not None and math.isfinite(self.value)
-
-
 class Metric:
     """Accumulates over batches of one or more videos, then computes.
 
@@ -135,15 +113,11 @@ class Metric:
 
     info: ClassVar[MetricInfo]
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving",
-                 convention: str = DEFAULT_CONVENTION) -> None:
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving") -> None:
         if target not in TARGETS:
             raise ValueError(f"unknown metric target {target!r}; choose from: {', '.join(TARGETS)}")
-        if convention not in CONVENTIONS:
-            raise ValueError(f"unknown averaging convention {convention!r}; choose from: {', '.join(CONVENTIONS)}")
         self.device = torch.device(device)
         self.target = target
-        self.convention = convention
         self._reductions: dict[str, Reduce] = {}
         self.na_reason: str | None = None
 
@@ -195,5 +169,5 @@ class Metric:
     def update(self, generated: torch.Tensor, target: torch.Tensor | None, video: str = "") -> None:
         raise NotImplementedError
 
-    def compute(self) -> MetricResult:
+    def compute(self) -> Measurement:
         raise NotImplementedError

@@ -19,7 +19,9 @@ import torch
 from bench.datasets.video_io import FRAME_SUFFIXES, MOVIE_SUFFIXES, read_frames, read_video, split_entries, \
     to_tensor, video_kind
 from bench.errors import DataError, UserError
-from bench.metrics.base import Metric, MetricResult
+from bench.metrics.aggregation import DEFAULT_CONVENTION, MetricResult, aggregate
+from bench.metrics.base import Metric
+from bench.metrics.bootstrap import IntervalSpec
 from bench.metrics.pose_evaluation import split_strip
 
 VIDEO_SUFFIXES = tuple(sorted({*MOVIE_SUFFIXES, *FRAME_SUFFIXES, ".gif"}))
@@ -87,8 +89,10 @@ class Evaluation:
 
 def evaluate_folders(real_root: str | Path, generated_dir: str | Path, metrics: dict[str, Metric],
                      sources: dict[str, Path] | None = None, batch_size: int = 16,
-                     progress: Callable[[str], None] | None = None) -> Evaluation:
-    """Update every metric with each (generated, real) pair of videos, one batch at a time."""
+                     progress: Callable[[str], None] | None = None, convention: str = DEFAULT_CONVENTION,
+                     intervals: IntervalSpec | None = None) -> Evaluation:
+    """Update every metric with each (generated, real) pair of videos, one batch at a time; then aggregate
+    by ``convention`` with ``intervals``."""
     real = index_videos(real_split_dir(real_root))
     generated = index_videos(Path(generated_dir))
     if not generated:
@@ -113,7 +117,7 @@ def evaluate_folders(real_root: str | Path, generated_dir: str | Path, metrics: 
         evaluation.evaluated.append(key)
         if progress:
             progress(key)
-    evaluation.results = {name: metric.compute() for name, metric in metrics.items()}
+    evaluation.results = {name: aggregate(metric.compute(), convention, intervals) for name, metric in metrics.items()}
     return evaluation
 
 

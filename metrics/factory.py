@@ -14,7 +14,8 @@ import torch
 
 from bench.errors import UserError
 from bench.metrics import METRICS, weights
-from bench.metrics.base import DEFAULT_CONVENTION, Metric, MetricInfo, MetricResult
+from bench.metrics.aggregation import Measurement
+from bench.metrics.base import Metric, MetricInfo
 
 DOMAINS = ("face", "body", "robot", "cartoon", "synthetic")
 
@@ -35,8 +36,8 @@ class NotApplicable(Metric):
     def update(self, generated: torch.Tensor, target: torch.Tensor | None, video: str = "") -> None:
         return None
 
-    def compute(self) -> MetricResult:
-        return MetricResult(self.name, None, na_reason=self.reason)
+    def compute(self) -> Measurement:
+        return Measurement(self.name, na_reason=self.reason)
 
 
 def normalize_domain(domain: str | None) -> str | None:
@@ -80,7 +81,7 @@ def choose_backend(name: str, domain: str | None, backend: str | None) -> str | 
 
 def build_metric(name: str, domain: str | None = None, device: torch.device | str = "cpu",
                  weights_dir: str | Path | None = None, backend: str | None = None, allow_download: bool = False,
-                 target: str = "driving", convention: str = DEFAULT_CONVENTION, **options: Any) -> Metric:
+                 target: str = "driving", **options: Any) -> Metric:
     """Metric ``name`` ready for ``update``; N/A stand-in when it does not apply to ``domain``.
 
     ``options`` go to the metric class (e.g. ``pretrained_backbone=False`` for LPIPS,
@@ -97,7 +98,7 @@ def build_metric(name: str, domain: str | None = None, device: torch.device | st
         kwargs.update(weights_dir=weights_dir, allow_download=allow_download)
     if len(info.backends) > 1 and chosen is not None:
         kwargs["backend"] = chosen
-    return METRICS.get(name)(device=device, target=target, convention=convention, **kwargs)
+    return METRICS.get(name)(device=device, target=target, **kwargs)
 
 
 def weights_status(name: str, weights_dir: str | Path | None = None) -> dict[str, list[tuple[str, Path | None]]]:

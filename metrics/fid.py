@@ -43,7 +43,9 @@ from PIL import Image
 
 from bench.files import atomic_write
 from bench.metrics import weights
-from bench.metrics.base import Backend, Metric, MetricInfo, MetricResult, TaskUse
+from bench.metrics.aggregation import Measurement
+from bench.metrics.base import Backend, Metric, MetricInfo, TaskUse
+from bench.metrics.frechet import FrechetStats, ResampledFrechet, frechet_distance
 from bench.metrics.frame_average import check_pair, to_uint8_images
 
 FEATURE_DIM = 2048
@@ -65,57 +67,6 @@ INCEPTION_BACKENDS = (
             reference="the same network and features; frames resized as clean-fid's 'clean' mode (uint8 frames, PIL "
                       "bicubic per channel in float32 to 299, (x - 128) / 128)"),
 )
-
-
-@dataclass
-class FrechetStats:
-    """Mean and covariance of a feature set (float64)."""
-
-    mu: np.ndarray
-    sigma: np.ndarray
-    count: int
-
-    @classmethod
-    def from_features(cls, features: np.ndarray, ddof: int = 1) -> FrechetStats:
-        """Sample mean and covariance (``ddof=1``: ``np.cov``, as pytorch-fid and clean-fid; ``ddof=0``: the
-        population covariance of StyleGAN's ``FeatureStats.get_mean_cov``); a single vector is a point mass."""
-        features = np.asarray(features, dtype=np.float64)
-        if features.shape[0] < 1:
-            raise ValueError("FID statistics need at least one feature vector")
-        if features.shape[0] == 1:
-            return cls(features[0], np.zeros((features.shape[1], features.shape[1])), 1)
-        return cls(features.mean(axis=0), np.cov(features, rowvar=False, ddof=ddof), int(features.shape[0]))
-
-
-def _clip_noise(values: np.ndarray) -> np.ndarray:
-    """Eigenvalues with rounding noise (below ``n * eps * max``, or negative) set to zero.
-
-    FID on fewer frames than feature dimensions has rank-deficient covariances; the square
-    roots of their noisy zero eigenvalues would otherwise add up to a visible bias.
-    """
-    tolerance = values.size * np.finfo(np.float64).eps * max(float(np.abs(values).max(initial=0.0)), 1e-300)
-    return np.where(values > tolerance, values, 0.0)
-
-
-def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
-    """Square root of a symmetric positive semi-definite matrix."""
-    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
-    return (vectors * np.sqrt(_clip_noise(values))) @ vectors.T
-
-
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """``|mu1 - mu2|^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))`` for Gaussians (mu, S).
-
-    ``Tr((S1 S2)^(1/2))`` equals the sum of square roots of the eigenvalues of the symmetric
-    PSD matrix ``sqrt(S1) S2 sqrt(S1)``, which is how it is computed here.
-    """
-    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
-    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
-    root1 = _psd_sqrt(sigma1)
-    middle = root1 @ sigma2 @ root1
-    trace_sqrt = float(np.sqrt(_clip_noise(np.linalg.eigvalsh((middle + middle.T) / 2.0))).sum())
-    diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt)
 
 
 def _fid_inception_architecture() -> torch.nn.Module:
@@ -281,10 +232,10 @@ class InceptionDistribution(Metric):
 
     cache_name: ClassVar[str]
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm",
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving",
                  pretrained: bool = True, weights_dir: str | Path | None = None, allow_download: bool = False,
                  reference: Any = None, features: torch.nn.Module | None = None, backend: str = "inception") -> None:
-        super().__init__(device, target, convention)
+        super().__init__(device, target)
         if backend not in BACKEND_RESIZE:
             raise ValueError(f"unknown {self.name} backend {backend!r}; choose from: {', '.join(BACKEND_RESIZE)}")
         self.backend = backend
@@ -316,6 +267,13 @@ class InceptionDistribution(Metric):
     def _stack(per_video: dict[str, list[np.ndarray]]) -> np.ndarray:
         chunks = [chunk for video in sorted(per_video) for chunk in per_video[video]]
         return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+
+    def generated_owners(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """The videos in name order and, for each row of :meth:`_stack`'s generated rows, its video's index (what
+        a bootstrap resample of the videos weights)."""
+        videos = tuple(sorted(self.generated))
+        sizes = [sum(len(chunk) for chunk in self.generated[v]) for v in videos]
+        return videos, np.repeat(np.arange(len(videos)), sizes)
 
     def real_features(self) -> np.ndarray:
         """The real feature rows; with the source image as target, each distinct source once (pairs that
@@ -360,17 +318,22 @@ class FID(InceptionDistribution):
     def real_reference(self) -> FrechetStats:
         return self.real_stats()
 
-    def compute(self) -> MetricResult:
+    def compute(self) -> Measurement:
+        """The distance of all generated frames to the real set; a bootstrap resample of the videos reweights the
+        generated frames against the same real statistics (the real set is the fixed reference)."""
         generated = self._stack(self.generated)
         real_count = self.reference.count if self.reference else len(self.real_features())
         extra = {"generated_frames": float(len(generated)), "real_frames": float(real_count)}
         needed = 1 if self.target == "source" else 2
         if len(generated) < 2 or real_count < needed:
-            return MetricResult(self.name, None, na_reason=f"FID needs at least 2 generated and {needed} real "
-                                                           f"frame{'s' if needed > 1 else ''}", extra=extra)
-        fake = FrechetStats.from_features(generated)
-        real = self.real_stats()
-        return MetricResult(self.name, frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma), extra=extra)
+            return Measurement(self.name, na_reason=f"FID needs at least 2 generated and {needed} real "
+                                                    f"frame{'s' if needed > 1 else ''}", extra=extra)
+        fake, real = FrechetStats.from_features(generated), self.real_stats()
+        value = frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma)
+        videos, owner = self.generated_owners()
+        resampled = ResampledFrechet(generated, owner, real, ddof=1)
+        return Measurement(self.name, videos=videos, extra=extra,
+                           distance=lambda counts: value if counts is None else resampled(counts))
 
 
 class RealStatsCache:

@@ -1,42 +1,19 @@
-"""Frame-wise metrics: one score per generated frame, averaged per video and over the dataset.
+"""Frame-wise metrics: one score per generated frame, summed per video.
 
 State (declared once): per-video ``total`` and ``count`` of the frame scores, so instances that
-saw different videos merge exactly. A video's value is the mean over its scored frames; the
-dataset value follows the run's convention (:data:`bench.metrics.base.CONVENTIONS`): ``fomm``,
-the mean over all scored frames pooled (FOMM's ``reconstruction.py``, pose-evaluation's
-``cmp*.py``), or ``video-mean``, the mean of the per-video means. A frame whose score is not
-finite (PSNR of a frame identical to its target) is not scored; it is counted in ``unscored``.
+saw different videos merge exactly. What they measure is those per-video sums
+(:class:`~bench.metrics.aggregation.VideoSums`); the dataset value follows the run's convention
+(:data:`bench.metrics.aggregation.CONVENTIONS`), applied by the aggregation step. A frame whose
+score is not finite (PSNR of a frame identical to its target) is not scored; it is counted in
+``unscored``.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
 
-from bench.metrics.base import Metric, MetricResult
-
-
-def frame_means(totals: dict[str, float], counts: dict[str, int]) -> dict[str, float]:
-    """Per-video means of the scores whose sums and counts are given (videos with no score left out)."""
-    return {v: totals[v] / counts[v] for v in sorted(totals) if counts.get(v, 0) > 0}
-
-
-def mean_over_videos(totals: dict[str, float], counts: dict[str, int]) -> float | None:
-    values = list(frame_means(totals, counts).values())
-    return float(np.mean(values)) if values else None
-
-
-def pooled_mean(totals: dict[str, float], counts: dict[str, int]) -> float | None:
-    """Mean over every scored frame of every video (an exactly rounded sum: independent of the order
-    in which videos were merged)."""
-    frames = sum(counts.values())
-    return math.fsum(totals[v] for v in sorted(totals)) / frames if frames else None
-
-
-def dataset_mean(totals: dict[str, float], counts: dict[str, int], convention: str) -> float | None:
-    """The dataset value of per-video sums and counts under ``convention``."""
-    return mean_over_videos(totals, counts) if convention == "video-mean" else pooled_mean(totals, counts)
+from bench.metrics.aggregation import Measurement, VideoSums
+from bench.metrics.base import Metric
 
 
 class FrameAverageMetric(Metric):
@@ -45,8 +22,8 @@ class FrameAverageMetric(Metric):
     #: what a non-finite frame score means for this metric (such frames are not scored)
     unscored_why = "non-finite score"
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm") -> None:
-        super().__init__(device, target, convention)
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving") -> None:
+        super().__init__(device, target)
         self.add_state("total", "sum")
         self.add_state("count", "sum")
         self.add_state("unscored", "sum")
@@ -77,22 +54,17 @@ class FrameAverageMetric(Metric):
         scores = self.frame_scores(generated.to(self.device, torch.float32), target.to(self.device, torch.float32))
         self.add_scores(video, scores)
 
-    def averaged(self, reason_if_empty: str, extra: dict[str, float] | None = None) -> MetricResult:
-        """The result from ``total``/``count``: per-video means and the dataset value (by convention)."""
-        value = dataset_mean(self.total, self.count, self.convention)
-        return MetricResult(self.name, value, frame_means(self.total, self.count),
-                            na_reason=None if value is not None else reason_if_empty, extra=extra or {})
-
-    def compute(self) -> MetricResult:
+    def compute(self) -> Measurement:
         if self.na_reason is not None and not self.total:
-            return MetricResult(self.name, None, na_reason=self.na_reason)
+            return Measurement(self.name, na_reason=self.na_reason)
         extra = {"videos": float(len(self.total)), "frames": float(sum(self.count.values()))}
         unscored = sum(self.unscored.values())
         reason = "no frames were scored"
         if unscored:
             extra["unscored_frames"] = float(unscored)
             reason += f" ({unscored} frame(s) without a finite score: {self.unscored_why})"
-        return self.averaged(reason, extra)
+        return Measurement(self.name, VideoSums.from_states(self.total, self.count), extra=extra,
+                           empty_reason=reason)
 
 
 def check_pair(generated: torch.Tensor, target: torch.Tensor | None) -> None:

@@ -42,8 +42,9 @@ import numpy as np
 import torch
 
 from bench.metrics import weights
-from bench.metrics.base import Backend, Metric, MetricInfo, MetricResult, TaskUse
-from bench.metrics.fid import FrechetStats, frechet_distance
+from bench.metrics.aggregation import Measurement
+from bench.metrics.base import Backend, Metric, MetricInfo, TaskUse
+from bench.metrics.frechet import FrechetStats, ResampledFrechet, frechet_distance
 from bench.metrics.frame_average import check_pair
 from bench.metrics.i3d import I3DFeatures, load_i3d
 
@@ -116,11 +117,11 @@ class FVD(Metric):
                   "population covariance; real clips from the driving videos (each distinct clip once)")
     cache_name = "fvd"
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm",
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving",
                  weights_dir: str | Path | None = None, allow_download: bool = False,
                  reference: FrechetStats | None = None, features: torch.nn.Module | None = None,
                  seed: int = CLIP_SEED, clip_frames: int = CLIP_FRAMES, max_clips: int = MAX_CLIPS) -> None:
-        super().__init__(device, target, convention)
+        super().__init__(device, target)
         if target != "driving":
             raise ValueError("FVD compares clips with the driving videos (target='driving')")
         if features is None:
@@ -234,7 +235,9 @@ class FVD(Metric):
                 f"{self.seed} (StyleGAN-V fvd2048_16f), distinct clips once, at most {self.max_clips} clips, "
                 "population covariance")
 
-    def compute(self) -> MetricResult:
+    def compute(self) -> Measurement:
+        """The distance of the generated clips to the real ones; a bootstrap resample of the videos reweights the
+        generated clips (one per video) against the same real statistics."""
         self._flush()
         generated = self.generated_clips()
         real = self.real_reference()
@@ -243,8 +246,11 @@ class FVD(Metric):
                  "frames_per_clip": float(self.clip_frames), "clip_seed": float(self.seed),
                  "short_videos": float(short)}
         if len(generated) < 2 or real is None or real.count < 2:
-            return MetricResult(self.name, None, extra=extra,
-                                na_reason=f"FVD needs at least 2 generated and 2 real clips of {self.clip_frames} "
-                                          f"frames ({short} video(s) shorter than that)")
+            return Measurement(self.name, extra=extra,
+                               na_reason=f"FVD needs at least 2 generated and 2 real clips of {self.clip_frames} "
+                                         f"frames ({short} video(s) shorter than that)")
         fake = FrechetStats.from_features(generated, ddof=0)
-        return MetricResult(self.name, frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma), extra=extra)
+        value = frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma)
+        resampled = ResampledFrechet(generated, np.arange(len(generated)), real, ddof=0)
+        return Measurement(self.name, videos=tuple(sorted(self.generated)[: self.max_clips]), extra=extra,
+                           distance=lambda counts: value if counts is None else resampled(counts))

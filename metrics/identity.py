@@ -6,8 +6,8 @@ corresponding driving frame's (target ``driving``: FOMM's reconstruction AED). C
 similarity (higher is better); AED is pose-evaluation's ``cmp.py`` term, the squared Euclidean
 distance of the two embeddings (lower is better): unit-norm face embeddings (as OpenFace's),
 the raw 2048-d ``ft_net`` feature for bodies. Frames without a detected face on either side are
-not scored; their share is ``extra['missed_rate']``. Dataset values follow the run's convention
-(frames pooled, or the mean of per-video means).
+not scored; their share is ``extra['missed_rate']``. What is measured is per-video sums and counts;
+dataset values follow the run's convention (frames pooled, or the mean of per-video means).
 """
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from bench.metrics import weights
-from bench.metrics.base import Backend, Metric, MetricInfo, MetricResult, TaskUse
+from bench.metrics.aggregation import Measurement, VideoSums
+from bench.metrics.base import Backend, Metric, MetricInfo, TaskUse
 from bench.metrics.embeddings import Embedder, Embedding, build_embedder
-from bench.metrics.frame_average import check_pair, dataset_mean, frame_means, to_uint8_images
+from bench.metrics.frame_average import check_pair, to_uint8_images
 from bench.metrics.pose_evaluation import aed_term
 
 
@@ -40,10 +41,10 @@ IDENTITY_BACKENDS = (
 class IdentityMetric(Metric):
     """Shared accumulation of CSIM and AED; subclasses define :meth:`score`."""
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm",
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving",
                  backend: str = "arcface", weights_dir: str | Path | None = None, allow_download: bool = False,
                  embedder: Embedder | None = None) -> None:
-        super().__init__(device, target, convention)
+        super().__init__(device, target)
         self.backend = backend
         self.embedder = embedder or build_embedder(backend, str(self.device),
                                                    None if weights_dir is None else str(weights_dir), allow_download)
@@ -76,13 +77,12 @@ class IdentityMetric(Metric):
         self.accumulate("frames", video, len(gen))
         self.accumulate("missed", video, len(gen) - len(scores))
 
-    def compute(self) -> MetricResult:
+    def compute(self) -> Measurement:
         frames = sum(self.frames.values())
         extra = {"missed_rate": sum(self.missed.values()) / frames if frames else float("nan"),
                  "scored_frames": float(sum(self.count.values()))}
-        value = dataset_mean(self.total, self.count, self.convention)
-        reason = None if value is not None else f"no frame with a detected identity on both sides ({self.backend})"
-        return MetricResult(self.name, value, frame_means(self.total, self.count), na_reason=reason, extra=extra)
+        return Measurement(self.name, VideoSums.from_states(self.total, self.count), extra=extra,
+                           empty_reason=f"no frame with a detected identity on both sides ({self.backend})")
 
 
 class CSIM(IdentityMetric):

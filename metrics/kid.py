@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.metrics.base import MetricInfo, MetricResult, TaskUse
+from bench.metrics.aggregation import Measurement
+from bench.metrics.base import MetricInfo, TaskUse
 from bench.metrics.fid import INCEPTION_BACKENDS, InceptionDistribution
 
 KID_SUBSETS = 100
@@ -85,12 +86,12 @@ class KID(InceptionDistribution):
                   "replacement (RandomState(2020), generated first); std over subsets in extra; real set as FID's")
     cache_name = "kid"
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm",
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving",
                  pretrained: bool = True, weights_dir: str | Path | None = None, allow_download: bool = False,
                  reference: np.ndarray | None = None, features: torch.nn.Module | None = None,
                  backend: str = "inception", subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
                  seed: int = KID_SEED) -> None:
-        super().__init__(device, target, convention, pretrained, weights_dir, allow_download, reference, features,
+        super().__init__(device, target, pretrained, weights_dir, allow_download, reference, features,
                          backend)
         self.subsets, self.subset_size, self.seed = subsets, subset_size, seed
 
@@ -101,15 +102,26 @@ class KID(InceptionDistribution):
         rows = self.real_features()
         return rows if len(rows) >= 2 else None
 
-    def compute(self) -> MetricResult:
+    def compute(self) -> Measurement:
+        """KID of all generated frames; a bootstrap resample of the videos repeats each drawn video's frames as
+        often as it was drawn, against the same real rows (the fixed reference), with the same subset draw."""
         generated = self._stack(self.generated)
         real = self.real_reference()
         real_count = 0 if real is None else len(real)
         extra = {"generated_frames": float(len(generated)), "real_frames": float(real_count),
                  "subsets": float(self.subsets), "seed": float(self.seed)}
         if len(generated) < 2 or real is None:
-            return MetricResult(self.name, None, na_reason="KID needs at least 2 generated and 2 real frames",
-                                extra=extra)
+            return Measurement(self.name, na_reason="KID needs at least 2 generated and 2 real frames", extra=extra)
         mean, std, m = kernel_inception_distance(generated, real, self.subsets, self.subset_size, self.seed,
                                                  self.device)
-        return MetricResult(self.name, mean, extra={**extra, "std": std, "subset_size": float(m)})
+        videos, owner = self.generated_owners()
+
+        def distance(counts: np.ndarray | None) -> float | None:
+            if counts is None:
+                return mean
+            rows = np.repeat(generated, np.asarray(counts)[owner], axis=0)
+            if len(rows) < 2:
+                return None
+            return kernel_inception_distance(rows, real, self.subsets, self.subset_size, self.seed, self.device)[0]
+        return Measurement(self.name, videos=videos, distance=distance,
+                           extra={**extra, "std": std, "subset_size": float(m)})

@@ -57,10 +57,10 @@ class LPIPS(FrameAverageMetric):
         reference="lpips package (richzhang/PerceptualSimilarity) LPIPS v0.1, inputs scaled to [-1, 1] "
                   "(normalize=True)")
 
-    def __init__(self, device: torch.device | str = "cpu", target: str = "driving", convention: str = "fomm",
+    def __init__(self, device: torch.device | str = "cpu", target: str = "driving",
                  backend: str | None = None, pretrained_backbone: bool = True, weights_dir: str | Path | None = None,
                  allow_download: bool = False) -> None:
-        super().__init__(device, target, convention)
+        super().__init__(device, target)
         self.backend = backend or "alex"
         self.model = build_lpips(self.backend, pretrained_backbone, weights_dir, allow_download).to(self.device)
 

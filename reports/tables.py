@@ -378,7 +378,7 @@ def build_table(name: str, measured: pd.DataFrame | None, reported: pd.DataFrame
 
 def convention_note(runs: pd.DataFrame | None) -> str:
     """The caption sentence naming how the measured rows averaged frame-wise metrics (``mb.convention``)."""
-    from bench.metrics.base import CONVENTIONS
+    from bench.metrics.aggregation import CONVENTIONS
 
     if runs is None or runs.empty or "convention" not in runs:
         return ""

@@ -59,13 +59,20 @@ def test_evaluate_writes_per_video_csv_and_summary(folders, tmp_path, capsys):
     with (out / "per_video.csv").open() as handle:
         rows = {row["video"]: row for row in csv.DictReader(handle)}
     assert set(rows) == set(names)
-    assert list(next(iter(rows.values()))) == ["video", "l1", "psnr", "ssim", "ms_ssim", "akd"]
+    assert list(next(iter(rows.values()))) == ["video", "l1", "l1_frames", "psnr", "psnr_frames", "ssim",
+                                                "ssim_frames", "ms_ssim", "ms_ssim_frames", "akd"]
     exact, noisy = rows[names[0]], rows[names[1]]
     assert float(exact["l1"]) == 0.0 and float(exact["ssim"]) == pytest.approx(1.0)
     assert 0 < float(noisy["l1"]) < 0.1 and float(noisy["ssim"]) < 1.0
     assert exact["akd"] == ""  # not applicable without a face/body domain
     summary = json.loads((out / "summary.json").read_text())
     assert summary["means"]["l1"] == pytest.approx(float(noisy["l1"]) / 2)
+    # the pooled mean follows from the file: sum of value x scored frames over the scored frames
+    pooled = sum(float(r["l1"]) * int(r["l1_frames"]) for r in rows.values()) / sum(int(r["l1_frames"]) for r in rows.values())
+    assert pooled == pytest.approx(summary["means"]["l1"], rel=1e-12)
+    assert exact["psnr"] == exact["psnr_frames"] == ""  # identical frames are not scored
+    low, high = summary["ci"]["l1"]
+    assert low <= summary["means"]["l1"] <= high and summary["ci_method"]["method"] == "percentile"
     assert summary["means"]["akd"] is None and "domain" in summary["na_reasons"]["akd"]
     assert summary["counts"]["videos"] == 2 and summary["counts"]["skipped"] == 2
     assert "5 frames" in summary["skipped"]["short"] and "6 frames" in summary["skipped"]["short"]

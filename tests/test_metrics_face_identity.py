@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from bench.metrics import applicable, build_metric
+from bench.metrics.aggregation import aggregate
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 CLIP_A = "tpsdemo#000000#000039.mp4"
@@ -35,7 +36,7 @@ def test_dlib_akd_of_shifted_frames_is_about_half_the_shift(shift):
     shifted = torch.cat([real[..., :1].expand(-1, -1, -1, shift), real[..., : real.shape[-1] - shift]], dim=-1)
     metric = build_metric("akd", "face", backend="dlib")
     metric.update(shifted, real, video="v")
-    result = metric.compute()
+    result = aggregate(metric.compute())
     assert result.extra["skipped_frames"] == 0 and result.extra["scored_frames"] == 2
     # cmp_kp.py: the mean absolute coordinate difference; x moves by `shift`, y does not
     assert result.value == pytest.approx(shift / 2, abs=1.0)
@@ -46,7 +47,7 @@ def test_akd_does_not_score_frames_whose_generated_frame_has_no_face():
     blank = torch.full_like(real, 0.5)
     metric = build_metric("akd", "face", backend="dlib")
     metric.update(blank, real, video="v")
-    result = metric.compute()
+    result = aggregate(metric.compute())
     assert result.value is None and result.na_reason
     assert result.extra["skipped_frames"] == 2 and result.extra["scored_frames"] == 0
 
@@ -64,7 +65,7 @@ def test_dlib_csim_same_person_beats_other_person_and_self_is_one():
         on_frames.update(frames, frames, video="self")
         on_source.update(frames, same_person_source.expand_as(frames), video="same")
         on_source.update(frames, _other_person().expand_as(frames), video="other")
-        per_video[name] = {**on_frames.compute().per_video, **on_source.compute().per_video}
+        per_video[name] = {**aggregate(on_frames.compute()).per_video, **aggregate(on_source.compute()).per_video}
     c, a = per_video["csim"], per_video["aed"]
     assert c["self"] == pytest.approx(1.0, abs=1e-9) and a["self"] == pytest.approx(0.0, abs=1e-6)
     assert c["same"] > c["other"] + 0.05
@@ -78,7 +79,7 @@ def test_dlib_csim_same_person_beats_other_person_and_self_is_one():
 def test_semantic_metrics_are_na_outside_face_and_body(name, domain):
     ok, reason = applicable(name, domain)
     assert not ok and reason
-    result = build_metric(name, domain).compute()
+    result = aggregate(build_metric(name, domain).compute())
     assert result.value is None and result.na_reason == reason
 
 

@@ -11,10 +11,11 @@ import torch
 
 from bench.errors import MissingWeightsError
 from bench.metrics import build_metric, metric_info
-from bench.metrics.fid import FrechetStats, frechet_distance
+from bench.metrics.frechet import FrechetStats, frechet_distance
 from bench.metrics.fvd import ClipReservoir
 from bench.metrics.i3d import I3DFeatures
 from bench.metrics.kid import KID, kernel_inception_distance
+from bench.metrics.aggregation import aggregate
 
 # the stand-in I3D is TorchScript, as StyleGAN-V's detector is
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.* is deprecated:FutureWarning")
@@ -82,7 +83,7 @@ def test_kid_metric_pools_frames_merges_states_and_reports_std():
     whole = KID(features=features, subsets=10, subset_size=8)
     whole.update(gen[:6], real[:6], video="a")
     whole.update(gen[6:], real[6:], video="b")
-    result = whole.compute()
+    result = aggregate(whole.compute())
     with torch.no_grad():
         gen_rows, real_rows = features(gen).flatten(1).numpy(), features(real).flatten(1).numpy()
     expected, std, m = kernel_inception_distance(gen_rows, real_rows, subsets=10, subset_size=8)
@@ -92,10 +93,10 @@ def test_kid_metric_pools_frames_merges_states_and_reports_std():
     first.update(gen[:6], real[:6], video="a")
     second.update(gen[6:], real[6:], video="b")
     second.merge(pickle.loads(pickle.dumps(first.state())))
-    assert second.compute().value == pytest.approx(result.value, rel=1e-12)
+    assert aggregate(second.compute()).value == pytest.approx(result.value, rel=1e-12)
     cached = KID(features=features, subsets=10, subset_size=8, reference=whole.real_reference())
     cached.update(gen, None, video="x")
-    assert cached.compute().value == pytest.approx(result.value, rel=1e-12)
+    assert aggregate(cached.compute()).value == pytest.approx(result.value, rel=1e-12)
 
 
 def test_kid_declares_optional_columns_and_animation_real_set_is_each_source_once():
@@ -108,7 +109,7 @@ def test_kid_declares_optional_columns_and_animation_real_set_is_each_source_onc
     for i, (video, source) in enumerate([("p0", 0), ("p1", 1), ("p2", 0)]):
         gen = _frames(4, seed=10 + i)
         kid.update(gen, sources[source:source + 1].expand(4, -1, -1, -1), video=video)
-    assert len(kid.real_features()) == 2 and kid.compute().extra["real_frames"] == 2.0
+    assert len(kid.real_features()) == 2 and aggregate(kid.compute()).extra["real_frames"] == 2.0
 
 
 # --------------------------------------------------------------------------- FVD
@@ -190,7 +191,7 @@ def test_fvd_clips_features_and_distance_equal_an_independent_computation(i3d_di
     videos = _videos()
     metric = build_metric("fvd", weights_dir=i3d_dir)
     _feed(metric, videos, batch_size=5)
-    result = metric.compute()
+    result = aggregate(metric.compute())
     state = metric.state()
 
     detector = torch.jit.load(str(i3d_dir / "i3d_torchscript.pt"))
@@ -221,7 +222,7 @@ def test_fvd_is_independent_of_batch_size_order_and_process_and_follows_its_seed
     for batch_size in (3, 16, 40):
         metric = build_metric("fvd", weights_dir=i3d_dir)
         _feed(metric, videos, batch_size)
-        values.append(metric.compute().value)
+        values.append(aggregate(metric.compute()).value)
         offsets.append(metric.state()["real_offset"])
     assert values[0] == values[1] == values[2] and offsets[0] == offsets[1] == offsets[2]
     # two processes, each a half of the videos (in reverse order), merged: the same clips and value
@@ -230,11 +231,11 @@ def test_fvd_is_independent_of_batch_size_order_and_process_and_follows_its_seed
     _feed(halves[0], {n: videos[n] for n in names[:4]}, 7)
     _feed(halves[1], {n: videos[n] for n in names[4:]}, 7)
     halves[1].merge(pickle.loads(pickle.dumps(halves[0].state())))
-    assert halves[1].state()["real_offset"] == offsets[0] and halves[1].compute().value == pytest.approx(values[0],
+    assert halves[1].state()["real_offset"] == offsets[0] and aggregate(halves[1].compute()).value == pytest.approx(values[0],
                                                                                                          rel=1e-12)
     reseeded = build_metric("fvd", weights_dir=i3d_dir, seed=1)
     _feed(reseeded, videos, 16)
-    assert reseeded.state()["real_offset"] != offsets[0] and reseeded.compute().extra["clip_seed"] == 1.0
+    assert reseeded.state()["real_offset"] != offsets[0] and aggregate(reseeded.compute()).extra["clip_seed"] == 1.0
 
 
 def test_clip_offsets_are_uniform_over_the_valid_starts():
@@ -260,7 +261,7 @@ def test_fvd_animation_counts_a_driving_clip_shared_by_pairs_once(i3d_dir):
     (a_gen, a_drv), (b_gen, b_drv) = list(videos.values())[:2]
     pairs = {"s1->a": (a_gen, a_drv), "s2->a": (0.9 * a_gen, a_drv), "s1->b": (b_gen, b_drv)}
     _feed(metric, pairs, 5)
-    result = metric.compute()
+    result = aggregate(metric.compute())
     state = metric.state()
     assert state["real_offset"]["s1->a"] == state["real_offset"]["s2->a"]  # same driving video, same clip
     assert result.extra["generated_clips"] == 3.0 and result.extra["real_clips"] == 2.0
@@ -317,7 +318,7 @@ def test_run_feeds_fvd_in_batches_as_one_pass_over_each_video(tmp_path, i3d_dir,
     for video in synthetic_videos(4):
         driving = torch.from_numpy(frames01(video.path)).permute(0, 3, 1, 2).float()
         direct.update(driving[:1].expand_as(driving), driving, video=video.name)
-    assert report.results["fvd"].value == pytest.approx(direct.compute().value, rel=1e-9)
+    assert report.results["fvd"].value == pytest.approx(aggregate(direct.compute()).value, rel=1e-9)
     assert summary(tmp_path / "run")["extra"]["fvd"]["clip_seed"] == 0.0
 
 
@@ -358,12 +359,12 @@ def test_real_summaries_are_cached_per_metric_and_convention(tmp_path, i3d_dir, 
         metric.reset()
         for state in (r["states"][key] for r in records.values()):
             metric.merge(state)
-        expected = metric.compute().value
+        expected = aggregate(metric.compute()).value
         metric.reset()
         metric.reference = found[key]
         for name, (generated, _) in videos.items():
             metric.update(generated, None, video=name)  # real frames no longer needed
-        assert metric.compute().value == pytest.approx(expected, rel=1e-9)
+        assert aggregate(metric.compute()).value == pytest.approx(expected, rel=1e-9)
     # another clip seed is another convention: not found in the cache
     assert real_stats.load(build_metric("fvd", weights_dir=i3d_dir, seed=1), spec, tmp_path, items) is None
     assert found["fid"].mu.shape != () and not np.array_equal(found["fid"].mu, found["fid_clean"].mu)

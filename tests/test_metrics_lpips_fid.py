@@ -12,8 +12,10 @@ import torch
 
 from bench.errors import MissingWeightsError
 from bench.metrics import build_metric
-from bench.metrics.fid import FID, FrechetStats, RealStatsCache, frechet_distance
+from bench.metrics.fid import FID, RealStatsCache
+from bench.metrics.frechet import FrechetStats, frechet_distance
 from bench.metrics.lpips_metric import build_lpips
+from bench.metrics.aggregation import aggregate
 
 
 def _frames(n: int, size: int = 64, seed: int = 0) -> torch.Tensor:
@@ -37,7 +39,7 @@ def test_lpips_random_backbone_zero_on_identity_and_grows_with_noise():
     metric.update(real, real, video="same")
     for sigma in (0.05, 0.2):
         metric.update((real + sigma * noise).clamp(0, 1), real, video=f"noise{sigma}")
-    per_video = metric.compute().per_video
+    per_video = aggregate(metric.compute()).per_video
     assert per_video["same"] == pytest.approx(0.0, abs=1e-7)
     assert 0 < per_video["noise0.05"] < per_video["noise0.2"]
 
@@ -88,7 +90,7 @@ def test_fid_random_inception_self_zero_and_noise_positive():
     fid = FID(pretrained=False)
     real = _frames(3, size=32)
     fid.update(real, real, video="v")
-    same = fid.compute()
+    same = aggregate(fid.compute())
     reference = fid.real_stats()
     assert reference.mu.shape == (2048,) and reference.count == 3
     scale = float(np.trace(reference.sigma))
@@ -97,7 +99,7 @@ def test_fid_random_inception_self_zero_and_noise_positive():
     fid.reference = reference  # real frames are not run through Inception again
     noisy = (real + 0.3 * torch.randn(real.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
     fid.update(noisy, None, video="v")
-    assert fid.compute().value > 1e-3 * scale
+    assert aggregate(fid.compute()).value > 1e-3 * scale
 
 
 def _small_fid(reference: FrechetStats | None = None) -> FID:
@@ -112,14 +114,14 @@ def test_fid_state_merge_equals_single_pass_and_reference_stats(tmp_path):
     whole = _small_fid()
     whole.update(gen[:4], real[:4], video="a")
     whole.update(gen[4:], real[4:], video="b")
-    expected = whole.compute().value
+    expected = aggregate(whole.compute()).value
     assert expected > 0
 
     first, second = _small_fid(), _small_fid()
     first.update(gen[:4], real[:4], video="a")
     second.update(gen[4:], real[4:], video="b")
     second.merge(pickle.loads(pickle.dumps(first.state())))
-    assert second.compute().value == pytest.approx(expected, rel=1e-9)
+    assert aggregate(second.compute()).value == pytest.approx(expected, rel=1e-9)
 
     cache = RealStatsCache(tmp_path)
     assert cache.load("vox", "test", 256, "all") is None
@@ -127,7 +129,7 @@ def test_fid_state_merge_equals_single_pass_and_reference_stats(tmp_path):
     assert cache.load("vox", "test", 128, "all") is None
     with_reference = _small_fid(reference=cache.load("vox", "test", 256, "all"))
     with_reference.update(gen, None, video="x")
-    assert with_reference.compute().value == pytest.approx(expected, rel=1e-9)
+    assert aggregate(with_reference.compute()).value == pytest.approx(expected, rel=1e-9)
 
 
 def test_fid_missing_inception_weights(empty_hub):

@@ -10,6 +10,7 @@ import torch
 from bench.metrics import build_metric
 from bench.metrics.pixel import l1_per_frame, psnr_per_frame
 from bench.metrics.ssim import ms_ssim, ssim
+from bench.metrics.aggregation import aggregate
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
@@ -54,7 +55,7 @@ def test_ms_ssim_is_not_applicable_at_160_px_and_below():
     metric = build_metric("ms_ssim")
     frames = torch.rand(2, 3, 160, 160)
     metric.update(frames, frames, video="v")
-    result = metric.compute()
+    result = aggregate(metric.compute())
     assert result.value is None and "160" in result.na_reason
     with pytest.raises(ValueError, match="160"):
         ms_ssim(frames, frames)
@@ -74,14 +75,14 @@ def test_video_against_itself(name, perfect):
     a, _ = _real_frames(3)
     metric = build_metric(name)
     metric.update(_tensor(a), _tensor(a), video="v")
-    assert metric.compute().value == pytest.approx(perfect, abs=1e-6)
+    assert aggregate(metric.compute()).value == pytest.approx(perfect, abs=1e-6)
 
 
 def test_psnr_leaves_identical_frames_unscored_and_says_so():
     a, b = _real_frames(3)
     metric = build_metric("psnr")
     metric.update(_tensor(a), _tensor(a), video="same")
-    result = metric.compute()
+    result = aggregate(metric.compute())
     assert result.value is None and result.extra["unscored_frames"] == 3
     assert "3 frame(s) without a finite score: identical to its target (infinite PSNR)" in result.na_reason
     metric.update(_tensor(b), _tensor(a), video="other")  # no cap: the mean is that of the finite frames only
@@ -89,7 +90,7 @@ def test_psnr_leaves_identical_frames_unscored_and_says_so():
 
     expected = np.mean([peak_signal_noise_ratio(x.astype(np.float64) / 255, y.astype(np.float64) / 255,
                                                 data_range=1.0) for x, y in zip(a, b)])
-    assert metric.compute().value == pytest.approx(expected, abs=1e-5)  # float32 frames vs float64
+    assert aggregate(metric.compute()).value == pytest.approx(expected, abs=1e-5)  # float32 frames vs float64
 
 
 @pytest.mark.parametrize("name", ["l1", "psnr", "ssim", "ms_ssim"])
@@ -102,18 +103,18 @@ def test_more_noise_scores_worse(name):
     for sigma in (0.02, 0.05, 0.15):
         metric = build_metric(name)
         metric.update((real + sigma * noise).clamp(0, 1), real, video="v")
-        values.append(metric.compute().value)
+        values.append(aggregate(metric.compute()).value)
     higher = build_metric(name).info.higher_is_better
     assert values == sorted(values, reverse=higher) and len(set(values)) == 3
 
 
 @pytest.mark.parametrize("convention,expected", [("fomm", 0.25), ("video-mean", 0.2)])
 def test_dataset_value_follows_the_convention(convention, expected):
-    metric = build_metric("l1", convention=convention)
+    metric = build_metric("l1")
     real = torch.zeros(3, 3, 4, 4)
     metric.update(torch.full_like(real, 0.3), real, video="long")  # 3 frames at 0.3
     metric.update(torch.full_like(real[:1], 0.1), real[:1], video="short")  # 1 frame at 0.1
-    result = metric.compute()
+    result = aggregate(metric.compute(), convention)
     assert result.per_video == pytest.approx({"long": 0.3, "short": 0.1})
     # fomm: every frame pooled (FOMM's reconstruction.py: np.mean over all frames) = 0.25; video-mean: 0.2
     assert result.value == pytest.approx(expected, abs=1e-7)  # float32 frames

@@ -13,6 +13,7 @@ import torch
 
 from bench.metrics.akd import AKD
 from bench.metrics.identity import AED
+from bench.metrics.aggregation import aggregate
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "pose-evaluation"
 
@@ -71,7 +72,7 @@ def test_face_akd_is_cmp_kp_py(cases):
     case, arrays = cases["face_akd"]
     metric = AKD(backend="dlib", detector=Lookup({}))
     _feed(metric, case, arrays, "face_akd", lambda v: (v, np.ones(len(v), bool)))
-    result = metric.compute()
+    result = aggregate(metric.compute())
     assert result.value == pytest.approx(case["expected"]["values"]["Average difference"], rel=1e-12)
     assert result.extra["scored_frames"] == 59 - 8 and result.extra["skipped_frames"] == 8
 
@@ -80,7 +81,7 @@ def test_body_akd_and_mkr_are_cmp_with_missing_py(cases):
     case, arrays = cases["body_akd_mkr"]
     metric = AKD(backend="openpose", detector=Lookup({}, num_keypoints=18))
     _feed(metric, case, arrays, "body_akd_mkr", lambda v: (v, v[:, 0] != -1))
-    result = metric.compute()
+    result = aggregate(metric.compute())
     values = case["expected"]["values"]
     assert result.value == pytest.approx(values["Average difference"], rel=1e-12)
     assert result.extra["mkr"] == pytest.approx(values["Missing count"], rel=1e-12)
@@ -91,16 +92,16 @@ def test_reconstruction_aed_is_cmp_py(cases, key):
     case, arrays = cases[key]
     metric = AED(backend="fake", embedder=Lookup({}))
     _feed(metric, case, arrays, key, lambda v: v)
-    assert metric.compute().value == pytest.approx(case["expected"]["values"]["Average difference"], rel=1e-12)
+    assert aggregate(metric.compute()).value == pytest.approx(case["expected"]["values"]["Average difference"], rel=1e-12)
 
 
 def test_video_mean_convention_is_the_mean_of_per_video_means(cases):
     case, arrays = cases["face_akd"]
     pooled = AKD(backend="dlib", detector=Lookup({}))
-    per_video = AKD(backend="dlib", detector=Lookup({}), convention="video-mean")
+    per_video = AKD(backend="dlib", detector=Lookup({}))
     for metric in (pooled, per_video):
         _feed(metric, case, arrays, "face_akd", lambda v: (v, np.ones(len(v), bool)))
-    result = per_video.compute()
+    result = aggregate(per_video.compute(), "video-mean")
     assert result.value == pytest.approx(np.mean(list(result.per_video.values())), rel=1e-12)
-    assert result.per_video == pooled.compute().per_video  # per-video values do not depend on the convention
-    assert abs(result.value - pooled.compute().value) > 0.1  # the two conventions differ on these videos
+    assert result.per_video == aggregate(pooled.compute()).per_video  # per-video values do not depend on the convention
+    assert abs(result.value - aggregate(pooled.compute()).value) > 0.1  # the two conventions differ on these videos

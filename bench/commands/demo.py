@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.commands._common import add_verb
 from bench.errors import UserError
+from bench.precision import PRECISIONS
 
 DATASET = "synthetic"
 TRAINED = ("fomm", "mraa", "sadm")
@@ -35,13 +36,21 @@ class DemoPlan:
     epochs: int
     max_videos: int | None
     num_pairs: int
+    precision: str
+
+    def folder(self, out: Path, kind: str, method: str) -> Path:
+        """``OUT/<kind>/<method>``, ``-<precision>`` appended outside fp32 (a quick fp64 demo and a full one
+        in the same folder each keep their own checkpoints and results)."""
+        return out / kind / (method if self.precision == "fp32" else f"{method}-{self.precision}")
 
 
 #: sized for about 10 minutes on 2 CPU cores: half the presets' schedule (configs/train/<method>/synthetic.yaml,
 #: 60 epochs; pass --epochs 60 for it), lr drop moved with it; measured with two runs sharing 2 cores,
 #: 30 epochs took FOMM 153 s (L1 0.046) and SADM 213 s (0.048) against copy-source's 0.052
-FULL = DemoPlan(epochs=30, max_videos=None, num_pairs=8)
-QUICK = DemoPlan(epochs=1, max_videos=3, num_pairs=4)
+FULL = DemoPlan(epochs=30, max_videos=None, num_pairs=8, precision="fp32")
+#: the CI gate's run (configs/baselines/ci.yaml): in float64, so that its numbers are the same on every CPU
+#: kernel path (in float32 the 12 training steps move them by up to 8%; see the README's bench check section)
+QUICK = DemoPlan(epochs=1, max_videos=3, num_pairs=4, precision="fp64")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, default=None, metavar="N",
                         help=f"training epochs per method (default {FULL.epochs}, --quick {QUICK.epochs}; "
                         "the synthetic presets' full schedule is num_epochs in configs/train/METHOD/synthetic.yaml)")
+    parser.add_argument("--precision", choices=tuple(PRECISIONS), default=None,
+                        help=f"training and evaluation precision (default {FULL.precision}, --quick {QUICK.precision}: "
+                             "the numbers configs/baselines/ci.yaml holds, the same on every CPU)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
     parser.set_defaults(func=run)
 
@@ -89,10 +101,10 @@ def train(method: str, out: Path, plan: DemoPlan, device: str | None) -> Path:
     """Train (or finish training) the tiny preset of ``method``; returns its last checkpoint."""
     from bench.training import TrainRequest, run_training
 
-    folder = out / "train" / method
+    folder = plan.folder(out, "train", method)
     milestones = f"train.epoch_milestones={scaled_milestones(method, plan.epochs)}"
     request = TrainRequest(method=method, dataset=DATASET, out=folder, device=device, epochs=plan.epochs,
-                           overrides=[milestones], resume=_last_checkpoint(folder))
+                           overrides=[milestones], resume=_last_checkpoint(folder), precision=plan.precision)
     return run_training(request).checkpoint
 
 
@@ -101,8 +113,8 @@ def evaluate(method: str, checkpoint: Path | None, out: Path, plan: DemoPlan, de
     from bench.runner import RunSettings, run
 
     settings = RunSettings(method=method, dataset=DATASET, checkpoint=str(checkpoint) if checkpoint else None,
-                           task="all", out=str(out / "eval" / method), max_videos=plan.max_videos,
-                           num_pairs=plan.num_pairs, device=device, save_videos=1)
+                           task="all", out=str(plan.folder(out, "eval", method)), max_videos=plan.max_videos,
+                           num_pairs=plan.num_pairs, device=device, save_videos=1, precision=plan.precision)
     return [report.run_id for report in run(settings) if report.run_id]
 
 
@@ -150,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
         if args.epochs < 1:
             raise UserError(f"--epochs must be >= 1, got {args.epochs}")
         plan = replace(plan, epochs=args.epochs)
+    if args.precision is not None:
+        plan = replace(plan, precision=args.precision)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tracking.ensure_reachable()

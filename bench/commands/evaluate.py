@@ -6,7 +6,7 @@ import sys
 
 from bench.commands._common import add_verb
 from bench.errors import UserError
-from bench.metrics.base import CONVENTIONS, DEFAULT_CONVENTION
+from bench.metrics.aggregation import CONVENTIONS, DEFAULT_CONVENTION
 
 DEFAULT_METRICS = "l1,psnr,ssim,ms_ssim,lpips,fid"
 
@@ -53,6 +53,7 @@ def _backends(items: list[str], metrics: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from bench.metrics import METRICS, build_metric, metric_info
+    from bench.metrics.bootstrap import IntervalSpec
     from bench.metrics.evaluation import evaluate_folders, parse_metric_names, read_sources
     from bench.metrics.report_io import write_results
     from bench.utils import pick_device
@@ -70,11 +71,13 @@ def run(args: argparse.Namespace) -> int:
     # for the animation task (the source image for FID / CSIM / AED), as bench run does
     targets = {name: metric_info(name).target("animation") if sources else "driving" for name in names}
     metrics = {name: build_metric(name, args.domain, device, weights_dir=args.weights_dir, backend=backends.get(name),
-                                  allow_download=args.allow_download, target=targets[name],
-                                  convention=args.convention) for name in names}
+                                  allow_download=args.allow_download, target=targets[name]) for name in names}
+    intervals = IntervalSpec().validate()
     evaluation = evaluate_folders(args.real, args.generated, metrics, sources, args.batch_size,
-                                  progress=lambda video: print(f"scored {video}", file=sys.stderr))
-    csv_path, json_path = write_results(args.out, evaluation.results, evaluation.skipped, convention=args.convention)
+                                  progress=lambda video: print(f"scored {video}", file=sys.stderr),
+                                  convention=args.convention, intervals=intervals)
+    csv_path, json_path = write_results(args.out, evaluation.results, evaluation.skipped, convention=args.convention,
+                                        intervals=intervals)
     for name, result in evaluation.results.items():
         shown = f"{result.value:.4f}" if result.available else f"N/A ({result.na_reason})"
         print(f"{name:8s} {shown}")

@@ -6,6 +6,7 @@ import os
 import sys
 
 from bench.commands._common import add_set_option, add_verb
+from bench.precision import PRECISIONS
 
 EXAMPLES = """  bench train --method fomm --dataset synthetic                 # tiny preset, minutes on a CPU
   bench train --method sadm --dataset vox --root data/vox --device cuda --amp
@@ -37,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", help="output folder (default runs/train/METHOD-DATASET-TIME)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    parser.add_argument("--precision", choices=tuple(PRECISIONS), default=None,
+                        help="weights and arithmetic: fp32 (default) or fp64 (slower; the same numbers on every CPU "
+                             "kernel path); a resumed run keeps its checkpoint's")
     parser.add_argument("--epochs", type=int, help="number of epochs (overrides train.num_epochs)")
     parser.set_defaults(func=run)
 
@@ -46,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     request = TrainRequest(method=args.method, dataset=args.dataset, root=args.root, config=args.config,
                            train_config=args.train_config, overrides=args.overrides, resume=args.resume,
-                           stage=args.stage, out=args.out, device=args.device, amp=args.amp, epochs=args.epochs)
+                           stage=args.stage, out=args.out, device=args.device, amp=args.amp, epochs=args.epochs,
+                           precision=args.precision)
     try:
         result = run_training(request)
     except TrainingInterrupted as stop:

@@ -17,10 +17,10 @@ import numpy as np
 
 from bench import tracking
 from bench.distributed import gather_objects
-from bench.metrics.base import MetricResult
-from bench.metrics.report_io import write_results
+from bench.metrics.aggregation import MetricResult
+from bench.metrics.report_io import intervals, write_results
 from bench.runner import real_stats
-from bench.runner.aggregate import aggregate
+from bench.runner.aggregate import aggregate_records
 from bench.runner.evaluate import ItemEvaluator, Timer
 from bench.runner.items import prefetch
 from bench.runner.plan import RECORD_FORMAT, RunPlan, TaskPlan, plan_run
@@ -46,7 +46,10 @@ class TaskReport:
 
 
 def log_results(mlflow: Any, report: TaskReport) -> None:
-    """Means, ``_std``, extras and N/A reasons of a task, then its files as artifacts."""
+    """Means, ``_std``, extras, intervals (``<metric>_ci_low`` / ``_ci_high``) and N/A reasons of a task, then its
+    files as artifacts."""
+    for name, (low, high) in intervals(report.results).items():
+        mlflow.log_metrics({f"{name}_ci_low": low, f"{name}_ci_high": high})
     for name, result in report.results.items():
         if result.available:
             mlflow.log_metric(name, float(result.value))
@@ -114,18 +117,20 @@ def run_task(plan: RunPlan, task: TaskPlan) -> TaskReport:
     signature = record_signature(task, list(found))
     with tracked(plan, task) as mlflow:
         seed_everything(plan.settings.seed)
-        evaluator = ItemEvaluator(plan.method, task.metrics, task.task, ctx.device, plan.settings.batch_size)
+        evaluator = ItemEvaluator(plan.method, task.metrics, task.task, ctx.device, plan.settings.batch_size,
+                                  precision=plan.precision)
         computed, wall = evaluate_items(plan, task, evaluator, store, signature)
         records: dict[str, dict[str, Any]] = {}
         for part in gather_objects({item.name: store.load(item.name) for item in ctx.shard(task.items)}, ctx):
             records.update(part)
-        results, skipped = aggregate(records, task.metric_names, task.metrics, task.unavailable, task.best_reason,
-                                     task.with_best)
+        results, skipped = aggregate_records(records, task.metric_names, task.metrics, task.unavailable,
+                                             task.best_reason, plan.settings.convention, plan.intervals, task.with_best)
         report = TaskReport(task.task, task.out_dir, results, skipped, len(task.items), computed, evaluator.timer, wall)
         if ctx.is_main:
             if cached and not skipped:
                 real_stats.save_all(cached, records, list(found), plan.spec, plan.root, task.items)
-            write_results(task.out_dir, results, skipped, run=task.params, convention=plan.settings.convention)
+            write_results(task.out_dir, results, skipped, run=task.params, convention=plan.settings.convention,
+                          intervals=plan.intervals)
             if mlflow is not None:
                 with tracking.store_errors():  # the results are already on disk: a store failure loses nothing
                     log_results(mlflow, report)

@@ -23,6 +23,7 @@ import torch
 
 from bench.methods.base import Method
 from bench.metrics.base import Metric
+from bench.precision import PRECISIONS, Precision
 from bench.runner.items import LoadedItem
 from bench.runner.protocol import PROTOCOL
 
@@ -54,8 +55,9 @@ class ItemEvaluator:
     """Runs ``method`` on items of ``task`` and feeds ``metrics`` (name -> Metric, already built)."""
 
     def __init__(self, method: Method, metrics: dict[str, Metric], task: str, device: torch.device,
-                 batch_size: int = 16, timer: Timer | None = None) -> None:
+                 batch_size: int = 16, timer: Timer | None = None, precision: Precision = PRECISIONS["fp32"]) -> None:
         self.method = method
+        self.precision = precision
         self.metrics = metrics
         self.task = task
         self.device = device
@@ -72,11 +74,14 @@ class ItemEvaluator:
     def _generate(self, source: torch.Tensor, driving: torch.Tensor, initial: torch.Tensor,
                   refs: torch.Tensor | None) -> torch.Tensor:
         b = len(driving)
-        src = source.expand(b, -1, -1, -1)
-        ref = refs.unsqueeze(0).expand(b, -1, -1, -1, -1) if refs is not None else None
-        if self.task == "animation":
-            return self.method.animate(src, driving, initial.expand(b, -1, -1, -1), ref)
-        return self.method.generate(src, driving, ref)
+        inputs = self.precision.inputs
+        src = inputs(source, self.device).expand(b, -1, -1, -1)
+        ref = inputs(refs, self.device).unsqueeze(0).expand(b, -1, -1, -1, -1) if refs is not None else None
+        driving = inputs(driving, self.device)
+        with self.precision.scope():
+            if self.task == "animation":
+                return self.method.animate(src, driving, inputs(initial, self.device).expand(b, -1, -1, -1), ref)
+            return self.method.generate(src, driving, ref)
 
     @torch.no_grad()
     def run(self, loaded: LoadedItem, source: torch.Tensor, refs: torch.Tensor | None, keep_frames: bool = False) -> Outcome:
@@ -118,7 +123,7 @@ class ItemEvaluator:
         metric = self.metrics.get(PROTOCOL[self.task].selection)
         if metric is None:
             return None
-        value = metric.compute().value
+        value = metric.compute().value()  # one item: every convention gives its mean over scored frames
         return value if value is not None and np.isfinite(value) else None
 
     def evaluate(self, loaded: LoadedItem, best_of_refs: bool, keep_frames: bool = False) -> tuple[dict[str, Any], Outcome]:

@@ -61,7 +61,8 @@ def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str
     from bench.runner.items import load_item
     from bench.runner.settings import MEMORY_FORMATS
 
-    evaluator = ItemEvaluator(plan.method, {}, task.task, plan.ctx.device, plan.settings.batch_size)
+    evaluator = ItemEvaluator(plan.method, {}, task.task, plan.ctx.device, plan.settings.batch_size,
+                              precision=plan.precision)
     loaded = [load_item(item, plan.spec.frame_size, plan.refs, plan.settings.seed) for item in task.items]
     seconds = {}
     with torch.no_grad():

@@ -26,9 +26,11 @@ from bench.distributed import DistContext, barrier, init_distributed
 from bench.errors import MissingWeightsError, UserError
 from bench.files import ensure_folder
 from bench.methods.base import Method
+from bench.precision import Precision, get_precision
 from bench.metrics import NotApplicable, build_metric, metric_info
 from bench.metrics.factory import choose_backend
 from bench.metrics.base import Metric
+from bench.metrics.bootstrap import IntervalSpec
 from bench.runner.items import Item, animation_items, reconstruction_items
 from bench.runner.loading import MethodPlan, build_planned, plan_method
 from bench.runner.protocol import PROTOCOL, check_requested, task_metrics
@@ -78,6 +80,8 @@ class RunPlan:
     refs: int
     ctx: DistContext
     tasks: list[TaskPlan]
+    precision: Precision
+    intervals: IntervalSpec
 
 
 def protocol_refs(settings: RunSettings, method: MethodPlan) -> int:
@@ -104,7 +108,8 @@ def task_run_key(settings: RunSettings, method: MethodPlan, task: str, metrics: 
         method=settings.method, dataset=settings.dataset, task=task, variant=settings.variant,
         num_refs=protocol_refs(settings, method), seed=settings.seed, config_hash=method.config_hash,
         checkpoint=method.checkpoint_sha256, train_dataset=method.train_dataset, metrics=metrics,
-        convention=settings.convention, backends=sorted(settings.backends), max_videos=settings.max_videos, num_pairs=settings.num_pairs if task == "animation" else None,
+        convention=settings.convention, backends=sorted(settings.backends), max_videos=settings.max_videos,
+        precision=settings.precision, num_pairs=settings.num_pairs if task == "animation" else None,
         pairs=pairs_sha256 if task == "animation" else None, best_of_refs=settings.best_of_refs)
 
 
@@ -164,7 +169,7 @@ def build_metrics(settings: RunSettings, spec: DatasetSpec, task: str, names: li
         try:
             metric = build_metric(name, spec.domain, device, weights_dir=settings.weights_dir,
                                   backend=backends.get(name), target=metric_info(name).target(task),
-                                  convention=settings.convention, **options.get(name, {}))
+                                  **options.get(name, {}))
         except MissingWeightsError as exc:
             if settings.strict:
                 raise
@@ -276,4 +281,6 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
     for plan in tasks:  # last of the checks (after --strict ones), before any compute
         ensure_folder(plan.out_dir)
     layout = MEMORY_FORMATS[settings.resolved_memory_format(ctx.device)]
-    return RunPlan(settings, method_plan, method.to(ctx.device, memory_format=layout), spec, root, refs, ctx, tasks)
+    precision = get_precision(settings.precision)
+    method = method.to(ctx.device, precision.dtype, memory_format=layout)
+    return RunPlan(settings, method_plan, method, spec, root, refs, ctx, tasks, precision, settings.intervals())

@@ -18,7 +18,9 @@ from typing import Any
 import torch
 
 from bench.errors import UserError
-from bench.metrics.base import CONVENTIONS, DEFAULT_CONVENTION
+from bench.metrics.aggregation import CONVENTIONS, DEFAULT_CONVENTION
+from bench.metrics.bootstrap import METHODS as INTERVAL_METHODS, IntervalSpec
+from bench.precision import DEFAULT_PRECISION, PRECISIONS, get_precision
 from bench.runner.protocol import TASKS
 
 DEFAULT_REFS = 3
@@ -76,6 +78,13 @@ class RunSettings:
                                   "every video pooled, as FOMM and pose-evaluation; the published tables) or "
                                   "video-mean (mean of per-video means)")
     strict: bool = option(False, help="missing metric weights are fatal instead of N/A")
+    ci_method: str = option("percentile", choices=tuple(INTERVAL_METHODS),
+                            help="95%% interval of every mean: a cluster bootstrap over videos, percentile (the "
+                                 "default; rliable's) or bca (bias-corrected and accelerated, scipy's default)")
+    ci_resamples: int = option(1000, metavar="B", help="bootstrap resamples of frame-wise metrics (0: no intervals)")
+    ci_resamples_distribution: int = option(100, metavar="B",
+                                            help="bootstrap resamples of FID / KID / FVD, each a recomputation of "
+                                                 "the distance (0: no intervals)")
     out: str | None = option(help="output folder (default runs/<dataset>/<method>-<variant>-<hash of the settings>)")
     save_videos: int = option(0, metavar="K", help="write K side-by-side videos (source | driving | generated) of a "
                                                    "seeded choice of items, the same for every method (--seed)")
@@ -90,6 +99,9 @@ class RunSettings:
                                 help="layout of the model's 4-D weights and activations: channels-last (faster "
                                      "convolutions on CPU), contiguous (NCHW) or auto (channels-last on CPU, "
                                      "contiguous elsewhere; the default); frames agree within float rounding")
+    precision: str = option(DEFAULT_PRECISION, choices=tuple(PRECISIONS),
+                            help="the method's weights and arithmetic: fp32 (as the official code; the default) or "
+                                 "fp64 (slower; numbers independent of the CPU's kernel path); part of the run key")
     device: str | None = option(help="cpu, cuda, cuda:1 (default: CUDA when available)")
     train_dataset: str | None = option(help="dataset the weights were trained on (recorded; read from our "
                                             "checkpoints)")
@@ -131,7 +143,14 @@ class RunSettings:
             raise UserError(f"unknown --memory-format '{self.memory_format}'; choose from: {', '.join(MEMORY_FORMATS)}")
         if self.convention not in CONVENTIONS:
             raise UserError(f"unknown --convention '{self.convention}'; choose from: {', '.join(CONVENTIONS)}")
+        get_precision(self.precision)
+        self.intervals()
         self.backend_choices()
+
+    def intervals(self) -> IntervalSpec:
+        """The bootstrap settings of this run's intervals (the draw seeded by ``--seed``)."""
+        return IntervalSpec(self.ci_method, 0.95, self.ci_resamples, self.ci_resamples_distribution,
+                            self.seed).validate()
 
     def backend_choices(self) -> dict[str, str]:
         """``--backend METRIC=NAME`` options as ``{metric: backend}`` (malformed or repeated ones are errors)."""

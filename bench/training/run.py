@@ -22,6 +22,7 @@ from bench.files import ensure_folder
 from bench.methods import build_method
 from bench.methods.base import MAIN_STAGE, Method
 from bench.methods.presets import load_model_params
+from bench.precision import DEFAULT_PRECISION, Precision, get_precision
 from bench.training.augment import AugmentedPairs, PairAugmentation
 from bench.training.config import (TrainConfig, deep_merge, for_stage, load_train_config, split_overrides, to_dict,
                                    train_config_from)
@@ -48,6 +49,7 @@ class TrainRequest:
     out: str | Path | None = None
     device: str | None = None
     amp: bool = False
+    precision: str | None = None  # fp32 / fp64 (default: the resumed checkpoint's, else fp32)
     epochs: int | None = None
     callbacks: Sequence[StepCallback] = ()
 
@@ -206,6 +208,7 @@ def run_training(request: TrainRequest) -> TrainResult:
         model_config = _model_config(method_name, dataset, request, model_overrides, resume)
         config = _train_config(method_name, dataset, stage, continuing, request, train_overrides, resume)
 
+        precision = _precision(request, resume, resume_path if continuing else None)
         seed_everything(config.seed)  # identical initial weights on every rank
         method = _build_method(method_name, model_config)
         options = _stage_options(method, stage, config)
@@ -218,9 +221,10 @@ def run_training(request: TrainRequest) -> TrainResult:
             ensure_folder(out_dir)  # an unusable --out fails before any compute
         digest = config_hash(model_config)
         meta = {"method": method_name, "config": model_config, "train_dataset": dataset,
-                "run_id": resume.get("run_id") if continuing else None}
+                "run_id": resume.get("run_id") if continuing else None, "precision": precision.name}
         params = {"method": method_name, "dataset": dataset, "stage": stage, "seed": config.seed,
                   "config_hash": digest, "world_size": ctx.world_size, "amp": request.amp, "model": model_config,
+                  "precision": precision.name,
                   "train": to_dict(config), "versions": package_versions()}
         run_tags = tracking.tags(kind="train", method=method_name, dataset=dataset, stage=stage, seed=config.seed,
                                  config_hash=short_hash(digest), out_dir=str(out_dir.resolve()))
@@ -230,7 +234,7 @@ def run_training(request: TrainRequest) -> TrainResult:
                           run_id=run_id) as monitor:
             trainer = Trainer(method, config, data, ctx, out_dir, meta, amp=request.amp, monitor=monitor,
                               callbacks=request.callbacks, resume=resume if continuing else None, stage=stage,
-                              options=options)
+                              options=options, precision=precision)
             try:
                 checkpoint = trainer.fit()
             except TrainingInterrupted:
@@ -241,6 +245,16 @@ def run_training(request: TrainRequest) -> TrainResult:
                            time.perf_counter() - started)
     finally:
         shutdown(ctx)
+
+
+def _precision(request: TrainRequest, resume: dict | None, continued: Path | None) -> Precision:
+    """``--precision``, else the checkpoint's, else fp32; a continued stage keeps its checkpoint's precision
+    (another one would not continue it exactly)."""
+    saved = (resume or {}).get("precision") or DEFAULT_PRECISION
+    name = request.precision or saved
+    if continued is not None and name != saved:
+        raise UserError(f"checkpoint {continued} was trained in {saved}: it continues in {saved}, not {name}")
+    return get_precision(name)
 
 
 def _existing_run(run_id: str | None) -> str | None:

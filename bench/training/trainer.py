@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from bench.checkpoints import capture_rng, restore_rng, save_checkpoint
 from bench.errors import ConfigError, UserError
 from bench.methods.base import MAIN_STAGE, Method
+from bench.precision import PRECISIONS, Precision
 from bench.training.config import TrainConfig, to_dict
 from bench.distributed import DistContext, any_rank, gather_objects, mean_over_ranks
 from bench.training.sampler import EpochSampler
@@ -113,11 +114,12 @@ class Trainer:
     def __init__(self, method: Method, config: TrainConfig, dataset: Dataset, ctx: DistContext, out_dir: Path,
                  checkpoint_meta: Mapping[str, Any], amp: bool = False, monitor: NullMonitor | None = None,
                  callbacks: Sequence[StepCallback] = (), resume: Mapping[str, Any] | None = None,
-                 stage: str = MAIN_STAGE, options: Any = None) -> None:
+                 stage: str = MAIN_STAGE, options: Any = None, precision: Precision = PRECISIONS["fp32"]) -> None:
         if amp and ctx.device.type != "cuda":
             raise ConfigError("--amp (mixed precision) needs a CUDA device")
         self.batch_size = per_process_batch(config, ctx)
-        self.method = sync_batchnorm(method, config, ctx).to(ctx.device)
+        self.precision = precision
+        self.method = sync_batchnorm(method, config, ctx).to(ctx.device, precision.dtype)
         self.config = config
         self.stage = stage
         self.dataset = dataset
@@ -230,14 +232,15 @@ class Trainer:
         out = dict(batch)
         for key in FRAME_KEYS:
             if key in out and torch.is_tensor(out[key]):
-                out[key] = out[key].to(self.ctx.device, non_blocking=True)
+                out[key] = self.precision.inputs(out[key], self.ctx.device)
         if not self.method.uses_refs:
             out.pop("refs", None)
         return out
 
     def _weighted(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
         weights = self.config.loss_weights
-        return sum(float(weights.get(name, 1.0)) * value.float() for name, value in terms.items())
+        return sum(float(weights.get(name, 1.0)) * value.to(torch.promote_types(value.dtype, torch.float32))
+                   for name, value in terms.items())
 
     def train_step(self, batch: Mapping[str, Any]) -> dict[str, float]:
         """One step of every optimiser after one backward of the weighted sum of the loss terms
@@ -245,7 +248,8 @@ class Trainer:
         :meth:`~Method.before_optimizer_step`; returns the terms and the sum (``loss``) as floats."""
         for pair in self.optimisers:
             pair.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=self.ctx.device.type, dtype=torch.float16, enabled=self.amp):
+        with self.precision.scope(), torch.autocast(device_type=self.ctx.device.type, dtype=torch.float16,
+                                                    enabled=self.amp):
             terms = self.module(batch)
         if not terms:
             raise UserError(f"method '{self.method.name}' returned no loss terms")
@@ -275,7 +279,7 @@ class Trainer:
         refs = batch["refs"][:rows] if "refs" in batch else None
         self.method.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), self.precision.scope():
                 generated = self.method.sample(source, driving, refs, self.stage)
         finally:
             self.method.train()
