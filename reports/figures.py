@@ -7,19 +7,16 @@
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, ContextManager
-from unittest import mock
+from typing import Any, Callable
 
 import pandas as pd
 
+from bench.reports.artifacts import per_video_table
 from bench.reports.metric_info import known, label
 from bench.reports.render import to_frame
 from bench.reports.tables import METHOD_ORDER, Table, method_title, order_key
 
-PER_VIDEO_FILE = "per_video.csv"
 TASK_PREFIX = {"reconstruction": "Rec.", "animation": "Anim."}
 
 
@@ -95,25 +92,9 @@ def ablation_figure(table: Table, out_dir: Path) -> list[Path]:
     return _save(grid, out_dir, "ablation")
 
 
-def find_artifact(run_id: str, name: str = PER_VIDEO_FILE) -> str | None:
-    """Artifact path of the first file called ``name`` in a run (searched breadth first)."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
-    pending = [None]
-    while pending:
-        folder = pending.pop(0)
-        for info in client.list_artifacts(run_id, folder):
-            if info.is_dir:
-                pending.append(info.path)
-            elif Path(info.path).name == name:
-                return info.path
-    return None
-
-
 def per_video_frame(runs: pd.DataFrame, fetch: Callable[[str], pd.DataFrame | None] | None = None) -> pd.DataFrame:
     """Per-video metric values of ``runs`` in long form: method, dataset, task, video, metric, value."""
-    fetch = fetch or _fetch_per_video
+    fetch = fetch or per_video_table
     parts = []
     for _, run in runs.iterrows():
         table = fetch(run["run_id"])
@@ -125,25 +106,6 @@ def per_video_frame(runs: pd.DataFrame, fetch: Callable[[str], pd.DataFrame | No
         long = long.rename(columns={video: "video"}).dropna(subset=["value"])
         parts.append(long.assign(method=run["method"], dataset=run["dataset"], task=run["task"]))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def _fetch_per_video(run_id: str) -> pd.DataFrame | None:
-    import mlflow
-
-    from bench import tracking
-
-    mlflow.set_tracking_uri(tracking.tracking_uri())
-    path = find_artifact(run_id)
-    if path is None:
-        return None
-    with quiet_artifact_downloads(), tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tmp)
-        return pd.read_csv(local)
-
-
-def quiet_artifact_downloads() -> ContextManager[Any]:
-    """MLflow's artifact download progress bars off inside the block (the setting is restored after)."""
-    return mock.patch.dict(os.environ, {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
 
 
 def per_video_figures(data: pd.DataFrame, out_dir: Path) -> list[Path]:

@@ -59,20 +59,6 @@ class RunFiles:
     problem: str | None = None  # why the artifacts could not be read
 
 
-def local_artifact_root(artifact_uri: str | None) -> Path | None:
-    """The folder of a run's artifacts when the store keeps them on this machine (else None)."""
-    from urllib.parse import urlparse
-    from urllib.request import url2pathname
-
-    if not artifact_uri:
-        return None
-    parsed = urlparse(artifact_uri)
-    if parsed.scheme not in ("", "file") or parsed.netloc not in ("", "localhost"):
-        return None
-    root = Path(url2pathname(parsed.path))
-    return root if root.is_dir() else None
-
-
 def fetch_run_files(run_ids: Iterable[str], work_dir: Path) -> dict[str, RunFiles]:
     """``per_video.csv`` and ``videos/*.mp4`` of each run: read in place from a local artifact store,
     else downloaded into ``work_dir``.
@@ -85,7 +71,7 @@ def fetch_run_files(run_ids: Iterable[str], work_dir: Path) -> dict[str, RunFile
     from mlflow.tracking import MlflowClient
 
     from bench import tracking
-    from bench.reports.figures import find_artifact, quiet_artifact_downloads
+    from bench.reports.artifacts import find_artifact, local_artifact_root, quiet_artifact_downloads
 
     out: dict[str, RunFiles] = {}
     with quiet_artifact_downloads():

@@ -13,7 +13,11 @@ import pandas as pd
 from bench import tracking
 
 TAG_COLUMNS = ("kind", "method", "dataset", "train_dataset", "task", "variant", "num_refs", "seed", "convention",
-               "status", "run_key")
+               "status", "run_key", "weights", "precision", "items", "backends", "invocation")
+#: what makes two runs' numbers comparable (besides method and variant): the same test items scored the same way
+PROTOCOL_TAGS = ("dataset", "task", "num_refs", "seed", "convention", "precision", "items", "backends")
+#: ``mb.weights`` of a run whose learned weights were never trained (``bench run --random-init``)
+RANDOM_INIT = "random-init"
 #: identity of a cell of the benchmark (the regression gate keys its baseline on it)
 RUN_KEY = ("method", "dataset", "task", "variant")
 DEFAULT_VARIANTS = ("default", "full")
@@ -50,12 +54,16 @@ def runs_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def load_runs(kind: str | None = "eval", complete_only: bool = True, **filter_tags: str) -> pd.DataFrame:
-    """Runs of the tracking store (``MLFLOW_TRACKING_URI`` or ./mlflow.db), newest first."""
+def load_runs(kind: str | None = "eval", complete_only: bool = True, random_init: bool = False,
+              **filter_tags: str) -> pd.DataFrame:
+    """Runs of the tracking store (``MLFLOW_TRACKING_URI`` or ./mlflow.db), newest first; runs of untrained
+    models (``--random-init``) only with ``random_init``."""
     runs = tracking.find_runs(filter_tags, kind=kind)
     frame = runs_frame(run_record(r) for r in runs)
     if complete_only and len(frame):
         frame = frame[frame["status"] == "complete"]
+    if not random_init and len(frame):
+        frame = frame[frame["weights"] != RANDOM_INIT]
     return frame.reset_index(drop=True)
 
 

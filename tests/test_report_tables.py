@@ -18,14 +18,14 @@ from bench.reports.tables import build_table
 
 def log_run(method: str, dataset: str, task: str, metrics: dict[str, float], *, variant: str = "default",
             num_refs: int | None = 3, train_dataset: str | None = None, na: dict[str, str] | None = None,
-            status: str = "complete", per_video: pd.DataFrame | None = None) -> str:
-    """One evaluation run in the mb.* tag schema, written with mlflow directly."""
+            status: str = "complete", per_video: pd.DataFrame | None = None, **tags: str) -> str:
+    """One evaluation run in the mb.* tag schema, written with mlflow directly (``tags``: more mb.* tags)."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking.tracking_uri())
     mlflow.set_experiment(tracking.experiment_name())
     run_tags = tracking.tags(kind="eval", method=method, dataset=dataset, train_dataset=train_dataset or dataset,
-                             task=task, variant=variant, num_refs=num_refs, seed=0, status=status)
+                             task=task, variant=variant, num_refs=num_refs, seed=0, status=status, **tags)
     run_tags.update({f"{tracking.TAG_PREFIX}na.{m}": reason for m, reason in (na or {}).items()})
     with mlflow.start_run(tags=run_tags) as run:
         if metrics:

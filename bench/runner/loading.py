@@ -29,7 +29,7 @@ class MethodPlan:
     checkpoint: str | None
     checkpoint_sha256: str | None
     train_dataset: str | None
-    origin: str  # 'checkpoint', 'official' or 'config'
+    origin: str  # 'checkpoint', 'official', 'random-init' (learned weights left at their initial values) or 'none'
     contents: Mapping[str, Any] | None = None
 
     def record(self) -> dict[str, Any]:
@@ -72,6 +72,8 @@ def plan_method(settings: RunSettings) -> MethodPlan:
         choices = ", ".join(n for n in METHODS.ordered() if METHODS.get(n).official)
         raise UserError(f"--official: method '{settings.method}' has no official checkpoint format "
                         f"(methods with one: {choices})")
+    if settings.random_init and settings.checkpoint:
+        raise UserError("--random-init evaluates untrained weights: drop it or drop --checkpoint")
     read = read_checkpoint(settings.checkpoint, settings.trusted) if settings.checkpoint else None
     if read is not None and not settings.official:
         meta = ours(read)
@@ -82,6 +84,7 @@ def plan_method(settings: RunSettings) -> MethodPlan:
                           settings.checkpoint, read.sha256, train, "checkpoint", meta)
     if read is not None and read.is_motionbench:
         raise CheckpointError(f"{read.path} is a motionbench checkpoint, not an official one: drop --official")
+    origin = "official" if read is not None else _untrained_origin(settings, spec.trainable)
     source = _config_file(settings)
     if source is None and settings.official:
         raise UserError(f"no config for method '{settings.method}' on dataset '{settings.dataset}': pass --config "
@@ -89,8 +92,19 @@ def plan_method(settings: RunSettings) -> MethodPlan:
     base = model_params(load_yaml(source)) if source is not None else {}
     config = _with_refs(apply_overrides(base, settings.overrides), settings.refs)
     return MethodPlan(settings.method, config, config_hash(config), str(source or "defaults"), settings.checkpoint,
-                      read.sha256 if read else None, settings.train_dataset,
-                      "official" if read is not None else "config", read.data if read else None)
+                      read.sha256 if read else None, settings.train_dataset, origin, read.data if read else None)
+
+
+def _untrained_origin(settings: RunSettings, trainable: bool) -> str:
+    """A method without a checkpoint: 'none' when it has no learned weights, 'random-init' when asked for;
+    otherwise evaluating it would put an untrained model in the tables: one line says what to pass."""
+    if not trainable:
+        return "none"
+    if not settings.random_init:
+        raise UserError(f"method '{settings.method}' has learned weights: pass --checkpoint FILE (a bench train "
+                        f"checkpoint), --official --checkpoint FILE (an official one), or --random-init to "
+                        f"evaluate its untrained initial weights")
+    return "random-init"
 
 
 def build_planned(plan: MethodPlan) -> Method:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import platform
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -138,6 +139,17 @@ def _pairs_sha256(settings: RunSettings) -> str | None:
     return file_sha256(settings.pairs)
 
 
+def items_digest(items: list[Item]) -> str:
+    """``mb.items``: what was evaluated (the items' names in order: videos, or source->driving pairs)."""
+    return tracking.run_key(items=[item.name for item in items])
+
+
+def backends_text(backends: dict[str, str]) -> str:
+    """``mb.backends``: each computed metric's backend, ``akd=dlib,fid=inception`` (metrics without one left out)."""
+    chosen = [f"{name}={backend}" for name, backend in sorted(backends.items()) if backend != "none"]
+    return ",".join(chosen) or "none"
+
+
 def default_out(settings: RunSettings, keys: dict[str, str]) -> Path:
     """``runs/<dataset>/<method>-<variant>-<hash>``: the same command resumes in the same folder,
     another configuration (checkpoint, config, N, seed, ...) gets its own."""
@@ -260,6 +272,7 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
     root = resolve_root(spec, settings.root)
     refs = protocol_refs(settings, method_plan)
     method = build_planned(method_plan)
+    invocation = uuid.uuid4().hex[:12]  # one bench run call: its tasks share it (tables say when rows mix calls)
     tasks = []
     for task, (names, key) in per_task.items():
         items = task_items(settings, spec, root, task)
@@ -276,7 +289,9 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
         plan.tags = tracking.tags(kind="eval", method=settings.method, dataset=settings.dataset,
                                   train_dataset=method_plan.train_dataset, task=task, variant=settings.variant,
                                   num_refs=refs, seed=settings.seed, convention=settings.convention, run_key=key,
-                                  status="running")
+                                  status="running", weights=method_plan.origin, precision=settings.precision,
+                                  items=items_digest(items), backends=backends_text(plan.params["metric_backends"]),
+                                  invocation=invocation)
         tasks.append(plan)
     for plan in tasks:  # last of the checks (after --strict ones), before any compute
         ensure_folder(plan.out_dir)

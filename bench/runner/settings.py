@@ -59,6 +59,9 @@ class RunSettings:
                             help="--checkpoint is an official checkpoint of --method (the FOMM / MRAA "
                                  "repositories' .pth.tar); its model_params come from --config or the preset. "
                                  "A value, if given, must name --method (--official fomm)")
+    random_init: bool = option(False, help="evaluate a method with learned weights without a checkpoint, i.e. its "
+                                           "random initial weights (recorded; tables, figures and the gate leave "
+                                           "such runs out unless asked)")
     trusted: bool = option(False, help="allow a full pickle load of the checkpoint (can run code: only for files "
                                        "you trust)")
     config: str | None = option(help="method YAML (its model_params); default configs/methods/<method>/<dataset>.yaml")
