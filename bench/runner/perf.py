@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             root = str(ensure_synthetic(Path(out) / "data", size=args.size, test_videos=args.videos,
                                         train_videos=2))
         settings = RunSettings(method=args.method, dataset=dataset, root=root, checkpoint=args.checkpoint,
-                               config=args.config, task=args.task, metrics=[m for m in args.metrics.split(",") if m],
+                               random_init=args.checkpoint is None, config=args.config, task=args.task, metrics=[m for m in args.metrics.split(",") if m],
                                max_videos=args.max_videos, batch_size=args.batch_size, device=args.device,
                                memory_format=args.memory_format, best_of_refs=False, out=str(Path(out) / "run"),
                                track=False)
