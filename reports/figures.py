@@ -2,8 +2,10 @@
 
 - ``nviews``: every metric against the number of reference views N (the paper's Table 4);
 - ``ablation``: one bar per variant and metric (Table 3);
-- ``per_video_<dataset>_<task>``: distribution of each metric over the videos, per method,
-  read from the ``per_video.csv`` artifact of each run.
+- ``per_video_<dataset>_<task>``: distribution of each metric over the videos, per method (a box
+  plot with every video as a point), read from the ``per_video.csv`` artifact of each run.
+
+Values of the N-view and ablation figures carry their 95% intervals as error bars.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import pandas as pd
 
 from bench.reports.artifacts import per_video_table
 from bench.reports.metric_info import known, label
-from bench.reports.render import to_frame
 from bench.reports.tables import METHOD_ORDER, Table, method_title, order_key
 
 TASK_PREFIX = {"reconstruction": "Rec.", "animation": "Anim."}
@@ -41,22 +42,52 @@ def _save(grid: Any, out_dir: Path, stem: str) -> list[Path]:
 
 
 def table_long(table: Table) -> pd.DataFrame:
-    """The table's values in long form: group, label, origin, keys, task, metric, value."""
-    wide = to_frame(table)
-    if wide.empty:
-        return wide
-    value_columns = [c for c in wide.columns if "." in c and not c.endswith(("_best", "_na"))]
-    id_columns = [c for c in wide.columns if c not in value_columns and not c.endswith(("_best", "_na"))]
-    long = wide.melt(id_vars=id_columns, value_vars=value_columns, var_name="column", value_name="value")
-    long[["task", "metric"]] = long["column"].str.split(".", n=1, expand=True)
-    long["panel"] = long["task"].map(TASK_PREFIX) + " " + long["metric"].map(label)
-    return long.dropna(subset=["value"]).drop(columns="column")
+    """The table's values in long form: group, label, origin, keys, task, metric, value and its interval
+    (``low`` / ``high``, NaN where the value has none)."""
+    records = []
+    for group in table.groups:
+        for row in group.rows:
+            for column in table.columns:
+                for metric in column.metrics:
+                    cell = row.cells[(column.task, metric)]
+                    if cell.value is None:
+                        continue
+                    low, high = cell.ci or (float("nan"), float("nan"))
+                    records.append({"group": " ".join(group.lines), "label": row.label, "origin": row.origin,
+                                    **row.keys, "task": column.task, "metric": metric, "value": cell.value,
+                                    "low": low, "high": high,
+                                    "panel": f"{TASK_PREFIX[column.task]} {label(metric)}"})
+    return pd.DataFrame.from_records(records)
+
+
+def _panels(data: pd.DataFrame, draw: Callable[[Any, pd.DataFrame, list[str]], None], stem: str,
+            out_dir: Path, width: float = 3.0) -> list[Path]:
+    """One axis per panel (task and metric) in a grid of at most 4 columns; ``draw(axis, part, series)``
+    draws a panel; one legend for the figure."""
+    plt = _pyplot()
+    panels = list(dict.fromkeys(data["panel"]))
+    series = list(dict.fromkeys(data["series"]))
+    cols = min(4, len(panels))
+    rows = -(-len(panels) // cols)
+    figure, axes = plt.subplots(rows, cols, figsize=(width * cols, 2.6 * rows), squeeze=False)
+    for axis, panel in zip(axes.flat, panels):
+        draw(axis, data[data["panel"] == panel], series)
+        axis.set_title(panel)
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, len(series)))
+    figure.tight_layout()
+    return _save(figure, out_dir, stem)
+
+
+def _yerr(part: pd.DataFrame) -> Any:
+    """Error bars from the intervals (none where a value has no interval)."""
+    return [(part["value"] - part["low"]).fillna(0).clip(lower=0), (part["high"] - part["value"]).fillna(0).clip(lower=0)]
 
 
 def nviews_figure(table: Table, out_dir: Path) -> list[Path]:
-    """Line plot of each metric against N, one panel per (task, metric), one line per group."""
-    import seaborn as sns
-
+    """Each metric against N with its 95% interval, one panel per (task, metric), one line per group."""
     data = table_long(table)
     if data.empty:
         return []
@@ -66,30 +97,36 @@ def nviews_figure(table: Table, out_dir: Path) -> list[Path]:
     data = data[points >= 2]  # a panel needs a line: two N or more
     if data.empty:
         return []
-    grid = sns.relplot(data=data, x="num_refs", y="value", hue="series", col="panel", kind="line", marker="o",
-                       col_wrap=min(4, data["panel"].nunique()), height=2.4, aspect=1.2,
-                       facet_kws={"sharey": False})
-    grid.set_axis_labels("N (reference views)", "")
-    grid.set_titles("{col_name}")
-    for axis in grid.axes.flat:
+
+    def draw(axis: Any, part: pd.DataFrame, series: list[str]) -> None:
+        for i, name in enumerate(series):
+            line = part[part["series"] == name].sort_values("num_refs")
+            if len(line):
+                axis.errorbar(line["num_refs"], line["value"], yerr=_yerr(line), marker="o", capsize=3,
+                              color=f"C{i}", label=name)
+        axis.set_xlabel("N (reference views)")
         axis.xaxis.get_major_locator().set_params(integer=True)
-    return _save(grid, out_dir, "nviews")
+        axis.ticklabel_format(axis="y", useOffset=False)
+    return _panels(data, draw, "nviews", out_dir)
 
 
 def ablation_figure(table: Table, out_dir: Path) -> list[Path]:
-    """Bars of each metric per variant, one panel per (task, metric)."""
-    import seaborn as sns
-
+    """Bars of each metric per variant with their 95% intervals, one panel per (task, metric)."""
     data = table_long(table)
     if data.empty:
         return []
-    grid = sns.catplot(data=data, x="label", y="value", hue="group", col="panel", kind="bar",
-                       col_wrap=min(4, data["panel"].nunique()), height=2.6, aspect=1.2, sharey=False)
-    grid.set_axis_labels("", "")
-    grid.set_titles("{col_name}")
-    for axis in grid.axes.flat:
-        axis.tick_params(axis="x", labelrotation=30)
-    return _save(grid, out_dir, "ablation")
+    data["series"] = data["group"]
+
+    def draw(axis: Any, part: pd.DataFrame, series: list[str]) -> None:
+        labels = list(dict.fromkeys(part["label"]))
+        width = 0.8 / len(series)
+        for i, name in enumerate(series):
+            bars = part[part["series"] == name].set_index("label").reindex(labels)
+            x = [j + (i - (len(series) - 1) / 2) * width for j in range(len(labels))]
+            axis.bar(x, bars["value"], width, yerr=_yerr(bars), capsize=3, color=f"C{i}", label=name)
+        axis.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        axis.ticklabel_format(axis="y", useOffset=False)
+    return _panels(data, draw, "ablation", out_dir, width=3.4)
 
 
 def per_video_frame(runs: pd.DataFrame, fetch: Callable[[str], pd.DataFrame | None] | None = None) -> pd.DataFrame:
@@ -119,8 +156,9 @@ def per_video_figures(data: pd.DataFrame, out_dir: Path) -> list[Path]:
                        label=data["method"].map(method_title))
     for (dataset, task), part in data.groupby(["dataset", "task"], sort=True):
         order = [method_title(m) for m in sorted(part["method"].unique(), key=lambda m: order_key(METHOD_ORDER, m))]
-        grid = sns.catplot(data=part, x="label", y="value", col="panel", kind="box", order=order,
+        grid = sns.catplot(data=part, x="label", y="value", col="panel", kind="box", order=order, fliersize=0,
                            col_wrap=min(4, part["panel"].nunique()), height=2.6, aspect=1.1, sharey=False)
+        grid.map_dataframe(sns.stripplot, x="label", y="value", order=order, color="0.25", size=3, jitter=0.15)
         grid.set_axis_labels("", "")
         grid.set_titles("{col_name}")
         grid.figure.suptitle(f"{dataset}: {task}, per video", y=1.03)

@@ -34,7 +34,7 @@ import pandas as pd
 from bench.errors import UserError, first_line
 from bench.reports.metric_info import higher_is_better, is_better, known, label
 from bench.reports.published import load_published
-from bench.reports.render import arrow, legend, number_text
+from bench.reports.render import arrow, footnotes, interval_text, legend, marked, number_text, row_label
 from bench.reports.tables import (DATASET_ORDER, METHOD_ORDER, SPECS, Column, Row, Table, build_table,
                                   dataset_title_count, method_title, order_key, table1_runs)
 from bench.runner.protocol import PROTOCOL
@@ -316,8 +316,9 @@ def _direction(metric: str) -> str:
     return "higher is better" if higher_is_better(metric) else "lower is better"
 
 
-def _table_cell(row: Row, column: Column) -> str:
-    """Like the Markdown/LaTeX cell (``a``, ``a/b``, `` (best)``), with N/A reasons as tooltips."""
+def _table_cell(row: Row, column: Column, intervals: bool) -> str:
+    """Like the Markdown/LaTeX cell (``a``, ``a/b``, `` [low, high]``, `` (best)``), with N/A reasons and
+    intervals as tooltips."""
     cells = [row.cells[(column.task, m)] for m in column.metrics]
     if all(c.value is None and c.na is None for c in cells):
         return '<td class="missing" title="no run">–</td>'
@@ -326,8 +327,12 @@ def _table_cell(row: Row, column: Column) -> str:
         if cell.value is None:
             parts.append(f'<span class="na" title="{_e(cell.na or "not available")}">N/A</span>')
             continue
-        text = _e(number_text(metric, cell.value, cell.digits))
-        parts.append(f"<strong>{text}</strong>" if cell.bold else text)
+        text = marked(cell, _e(number_text(metric, cell.value, cell.digits)), lambda t: f"<strong>{t}</strong>",
+                      lambda t: f"<u>{t}</u>")
+        bounds = interval_text(metric, cell)
+        if bounds:
+            text = f'<span title="95% interval:{_e(bounds)}">{text}</span>'
+        parts.append(text + (f'<span class="ci">{_e(bounds)}</span>' if intervals else ""))
     text = "/".join(parts)
     if any(c.best is not None for c in cells):
         best = "/".join(_e(number_text(m, c.best, c.best_digits)) for m, c in zip(column.metrics, cells))
@@ -341,6 +346,7 @@ def table_html(table: Table) -> str:
     headers = "".join(f'<th title="{_e(_direction(c.metrics[0]))}">{_e(c.header)} {arrow(c.metrics[0])}</th>'
                       for c in table.columns)
     note = legend(table).replace("the reason is in the .csv", "hover over it for the reason")
+    notes = "".join(f'<p class="footnote">{_e(text)}</p>' for text in footnotes(table, " ".join))
     lines = [f'<table class="results" id="table-{_e(table.name)}">',
              f'<caption>{_e(table.caption)} <span class="legend">{_e(note)}</span></caption>',
              f"<thead><tr><th rowspan=\"2\">{_e(table.group_header)}</th><th rowspan=\"2\">{_e(table.row_header)}</th>"
@@ -350,11 +356,11 @@ def table_html(table: Table) -> str:
         for i, row in enumerate(group.rows):
             first = (f'<th class="group" rowspan="{len(group.rows)}">{"<br>".join(_e(x) for x in group.lines)}</th>'
                      if i == 0 else "")
-            cells = "".join(_table_cell(row, c) for c in table.columns)
-            lines.append(f'<tr class="{_e(row.origin)}">{first}<td class="label">{_e(row.label)}</td>{cells}</tr>')
+            cells = "".join(_table_cell(row, c, table.intervals) for c in table.columns)
+            lines.append(f'<tr class="{_e(row.origin)}">{first}<td class="label">{_e(row_label(row))}</td>{cells}</tr>')
         lines.append("</tbody>")
     lines.append("</table>")
-    return "\n".join(lines)
+    return "\n".join(lines) + notes
 
 
 def _metric_label(metric: Metric) -> str:

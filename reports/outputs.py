@@ -18,13 +18,14 @@ FORMATS = tuple(RENDERERS)
 
 
 def make_table(name: str, measured: pd.DataFrame | None = None, reported: bool = False,
-               reported_only: bool = False) -> Table:
-    """Table ``name`` from the tracking store's complete runs, with or only with the published rows."""
+               reported_only: bool = False, intervals: bool = False) -> Table:
+    """Table ``name`` from the tracking store's complete runs (or ``measured``), with or only with the published
+    rows; ``intervals`` shows each measured value's interval."""
     if reported_only:
         return build_table(name, None, load_published(name), published_labels(name))
     if measured is None:
         measured = load_runs()
-    table = build_table(name, measured, load_published(name) if reported else None)
+    table = build_table(name, measured, load_published(name) if reported else None, intervals=intervals)
     if not table.groups:
         raise UserError(f"no complete evaluation runs for '{name}' in the tracking store "
                         "(run `bench run`, `bench sweep` or `bench demo` first, or use --reported-only)")

@@ -10,16 +10,44 @@ import pandas as pd
 from bench.reports.metric_info import format_value, higher_is_better, known
 from bench.reports.tables import Cell, Column, Row, Table
 
+PREFIX = {"reconstruction": "Rec.", "animation": "Anim."}
 TABLE_BEGIN = "% motionbench:table-begin"
 TABLE_END = "% motionbench:table-end"
 
 
 def legend(table: Table) -> str:
-    """What arrows, bold, parentheses, N/A and reported rows mean in ``table``."""
-    ranked = "measured value (reported rows are not ranked)" if table.has_measured else "value"
-    return (f"Arrows: lower (down) or higher (up) is better. Bold: best {ranked} per group and metric. "
-            "Parentheses: best over the reference images (one-shot methods). N/A: the metric does not apply "
-            "or could not be computed (the reason is in the .csv); --: no run." + (" Rows marked (reported) are published numbers." if table.has_measured else ""))
+    """What arrows, marks, brackets, parentheses, N/A and reported rows mean in ``table``."""
+    marks = ("Marks per group and metric among measured rows as the caption says (reported rows are not ranked)."
+             if table.has_measured else "Bold: best value per group and metric.")
+    brackets = " Brackets: 95% interval (cluster bootstrap over videos)." if table.intervals else ""
+    return (f"Arrows: lower (down) or higher (up) is better. {marks}{brackets} Parentheses: best over the reference "
+            "images (one-shot methods). N/A: the metric does not apply or could not be computed (the reason is in "
+            "the .csv); --: no run." + (" Rows marked (reported) are published numbers." if table.has_measured else ""))
+
+
+def row_label(row: Row) -> str:
+    """The row's label, with a dagger when its tasks come from different ``bench run`` calls."""
+    return row.label + (" †" if row.mixed else "")
+
+
+def footnotes(table: Table, group_title: Callable[[list[str]], str]) -> list[str]:
+    """The runs behind the measured rows, mixed rows and runs of other protocols left out."""
+    runs = []
+    for group in table.groups:
+        for row in group.rows:
+            if row.runs:
+                ids = ", ".join(f"{PREFIX[task]} {run['run_id'][:8]}" for task, run in sorted(
+                    row.runs.items(), key=lambda item: item[0] != "reconstruction"))
+                runs.append(f"{group_title(group.lines)} {row.label}: {ids}")
+    notes = []
+    if any(row.mixed for group in table.groups for row in group.rows):
+        notes.append("† reconstruction and animation come from different bench run calls.")
+    if runs:
+        notes.append("Runs (the newest of each cell): " + "; ".join(runs) + ".")
+    if table.left_out:
+        notes.append(f"{table.left_out} run(s) of other protocols (other test items, N, seed, convention, precision "
+                     "or backends) are left out; bench report runs lists every run.")
+    return notes
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -46,15 +74,28 @@ def number_text(metric: str, value: float | None, digits: int | None = None) -> 
     return f"{value:.{digits}f}"
 
 
-def _cell_text(row: Row, column: Column, bold: Callable[[str], str], missing: str) -> str:
-    """``a`` or ``a/b`` for pairs, `` (best)`` when any best-of-references value exists."""
+def interval_text(metric: str, cell: Cell) -> str:
+    """`` [low, high]``: the value's interval (empty when it has none)."""
+    if cell.ci is None or cell.value is None:
+        return ""
+    return f" [{format_value(metric, cell.ci[0])}, {format_value(metric, cell.ci[1])}]"
+
+
+def marked(cell: Cell, text: str, bold: Callable[[str], str], tied: Callable[[str], str]) -> str:
+    return bold(text) if cell.bold else tied(text) if cell.tied else text
+
+
+def _cell_text(row: Row, column: Column, bold: Callable[[str], str], missing: str,
+               tied: Callable[[str], str], intervals: bool = False) -> str:
+    """``a`` or ``a/b`` for pairs (with ``[low, high]`` when ``intervals``), `` (best)`` when any
+    best-of-references value exists."""
     cells: list[Cell] = [row.cells[(column.task, m)] for m in column.metrics]
     if all(c.value is None and c.na is None for c in cells):
         return missing
     parts = []
     for metric, cell in zip(column.metrics, cells):
-        text = number_text(metric, cell.value, cell.digits)
-        parts.append(bold(text) if cell.bold else text)
+        text = marked(cell, number_text(metric, cell.value, cell.digits), bold, tied)
+        parts.append(text + (interval_text(metric, cell) if intervals else ""))
     text = "/".join(parts)
     if any(c.best is not None for c in cells):
         text += " (" + "/".join(number_text(m, c.best, c.best_digits) for m, c in zip(column.metrics, cells)) + ")"
@@ -91,11 +132,12 @@ def to_latex(table: Table, document: bool = True) -> str:
             first = latex_escape(group.lines[i]) if i < len(group.lines) else ""
             if i == len(group.rows) - 1 and len(group.lines) > i + 1:
                 first = " ".join(latex_escape(x) for x in group.lines[i:])
-            cells = [_cell_text(row, c, lambda t: rf"\textbf{{{t}}}", "--") for c in table.columns]
-            lines.append(" & ".join([first, latex_escape(row.label)] + cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}}",
-              rf"\caption{{{latex_escape(table.caption)} {latex_escape(legend(table))}}}",
-              r"\end{table}", TABLE_END]
+            cells = [_cell_text(row, c, lambda t: rf"\textbf{{{t}}}", "--", lambda t: rf"\underline{{{t}}}",
+                                table.intervals) for c in table.columns]
+            lines.append(" & ".join([first, latex_escape(row_label(row))] + cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}}"]
+    lines += [rf"\par\smallskip{{\footnotesize {latex_escape(note)}}}" for note in footnotes(table, _joined)]
+    lines += [rf"\caption{{{latex_escape(table.caption)} {latex_escape(legend(table))}}}", r"\end{table}", TABLE_END]
     body = "\n".join(lines) + "\n"
     if not document:
         return body
@@ -114,16 +156,17 @@ def _joined(lines: list[str]) -> str:
 
 def to_markdown(table: Table) -> str:
     """Pipe table; task prefixes ("Rec.", "Anim.") replace the two-level header."""
-    prefix = {"reconstruction": "Rec.", "animation": "Anim."}
     header = [table.group_header, table.row_header] + [
-        f"{prefix[c.task]} {c.header} {_header_arrow(c, False)}" for c in table.columns]
+        f"{PREFIX[c.task]} {c.header} {_header_arrow(c, False)}" for c in table.columns]
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + [":---:"] * len(table.columns)) + "|"]
     for group in table.groups:
         for i, row in enumerate(group.rows):
             first = _joined(group.lines) if i == 0 else ""
-            cells = [_cell_text(row, c, lambda t: f"**{t}**", "–") for c in table.columns]
-            out.append("| " + " | ".join([first, row.label] + cells) + " |")
-    return "\n".join(out) + "\n"
+            cells = [_cell_text(row, c, lambda t: f"**{t}**", "–", lambda t: f"<u>{t}</u>", table.intervals)
+                     for c in table.columns]
+            out.append("| " + " | ".join([first, row_label(row)] + cells) + " |")
+    notes = footnotes(table, _joined)
+    return "\n".join(out) + "\n" + "".join(f"\n{note}\n" for note in notes)
 
 
 def to_frame(table: Table, printed: bool = False) -> pd.DataFrame:
@@ -138,13 +181,16 @@ def to_frame(table: Table, printed: bool = False) -> pd.DataFrame:
     for group in table.groups:
         for row in group.rows:
             record = {"group": _joined(group.lines), "label": row.label, "origin": row.origin,
-                      **{k: (None if v is pd.NA else v) for k, v in row.keys.items()}}
+                      **{k: (None if v is pd.NA else v) for k, v in row.keys.items()},
+                      **{f"run_id.{task}": run["run_id"] for task, run in row.runs.items()},
+                      "mixed_runs": row.mixed}
             for column in table.columns:
                 for metric in column.metrics:
                     cell = row.cells[(column.task, metric)]
                     name = f"{column.task}.{metric}"
                     record[name] = value(cell.value, cell.digits)
                     record[f"{name}_best"] = value(cell.best, cell.best_digits)
+                    record[f"{name}_ci_low"], record[f"{name}_ci_high"] = cell.ci or (None, None)
                     record[f"{name}_na"] = cell.na if cell.value is None else None
             records.append(record)
     return pd.DataFrame.from_records(records)

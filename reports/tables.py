@@ -1,11 +1,16 @@
-"""The paper's table layouts built from run frames: groups of rows, cells, bold for the best.
+"""The paper's table layouts built from run frames: groups of rows, cells, the marked best values.
 
 Measured rows (tracked runs) and reported rows (``configs/published``) never compete: when a
-table holds measured rows, only they are bolded and reported rows follow them in each group,
+table holds measured rows, only they are marked and reported rows follow them in each group,
 labelled "(reported)"; a table of reported rows alone (``--reported-only``) bolds among them,
-as the paper does. A cell shows the mean, the best-of-references mean in parentheses when the
-run has one, ``N/A`` with a reason when the metric does not apply and ``--`` when no run of
-that task exists for the row.
+as the paper does. A cell shows the mean (with its interval on request), the best-of-references
+mean in parentheses when the run has one, ``N/A`` with a reason when the metric does not apply
+and ``--`` when no run of that task exists for the row.
+
+Measured cells come from runs of one protocol per group (:mod:`bench.reports.selection`): a run
+with other test items, N, seed, convention, precision or backends never enters a row; rows know
+the runs their values come from (named in the CSV and in footnotes), and a row whose tasks come
+from different ``bench run`` calls says so. Marks follow :mod:`bench.reports.significance`.
 """
 from __future__ import annotations
 
@@ -17,9 +22,11 @@ from typing import Any, Callable
 import pandas as pd
 
 from bench.errors import UserError
-from bench.reports.metric_info import info, is_better, known, label
+from bench.reports.metric_info import info, label
 from bench.reports.published import DIGITS_PREFIX
 from bench.reports.runs import DEFAULT_VARIANTS, NA_PREFIX
+from bench.reports.selection import Selection, select_runs
+from bench.reports.significance import RULE, PerVideoFetch, mark_rows
 from bench.runner.protocol import PROTOCOL
 
 #: the paper's row orders (Table 1 layout); other datasets / methods follow by name
@@ -66,14 +73,25 @@ class Cell:
     bold: bool = False
     digits: int | None = None
     best_digits: int | None = None
+    ci: tuple[float, float] | None = None
+    tied: bool = False  # not significantly worse than the best, which is not significantly best
 
 
 @dataclass
 class Row:
+    """One line of a table; ``runs``: the run record behind each task (measured rows)."""
+
     label: str
     origin: str
     keys: dict[str, Any]
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def mixed(self) -> bool:
+        """Whether the row's tasks come from different ``bench run`` calls."""
+        calls = {str(run.get("invocation")) for run in self.runs.values()}
+        return len(self.runs) > 1 and len(calls) > 1
 
 
 @dataclass
@@ -90,6 +108,8 @@ class Table:
     row_header: str
     columns: tuple[Column, ...]
     groups: list[Group]
+    left_out: int = 0  # measured runs of the layout left out for another protocol
+    intervals: bool = False  # cells show their intervals (--ci)
 
     @property
     def has_measured(self) -> bool:
@@ -123,6 +143,7 @@ class TableSpec:
     group_lines: Callable[[dict[str, Any]], list[str]]
     row_label: Callable[[dict[str, Any], dict[str, str]], str]
     row_order: Callable[[dict[str, Any]], tuple]
+    refs: int | None = PAPER_NUM_REFS  # the N of every measured run (None: N is a row key)
 
 
 def dataset_title_count(name: str) -> tuple[str, int | None]:
@@ -226,7 +247,8 @@ SPECS: dict[str, TableSpec] = {
         _select_generality,
         lambda k: [_titled(k), f"trained on {dataset_title_count(k['train_dataset'])[0]}"],
         _method_label,
-        lambda k: (order_key(METHOD_ORDER, k["method"]), -1 if _missing(k["num_refs"]) else int(k["num_refs"]))),
+        lambda k: (order_key(METHOD_ORDER, k["method"]), -1 if _missing(k["num_refs"]) else int(k["num_refs"])),
+        refs=None),
     "ablation": TableSpec(
         "ablation", "Ablations: variants of one method on one dataset.",
         "Dataset", "Model", FULL_COLUMNS, ("dataset", "method"), ("variant",), _select_ablation,
@@ -238,7 +260,7 @@ SPECS: dict[str, TableSpec] = {
         "Dataset", "N", FULL_COLUMNS, ("dataset", "method"), ("num_refs",), _select_nviews,
         lambda k: [_titled(k), method_title(k["method"])],
         lambda k, labels: str(k["num_refs"]),
-        lambda k: (int(k["num_refs"]),)),
+        lambda k: (int(k["num_refs"]),), refs=None),
 }
 
 
@@ -253,37 +275,53 @@ def _prefer(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return ranked.drop_duplicates(subset=keys, keep="first").drop(columns=["_paper_n", "_time"])
 
 
+def measured_runs(spec: TableSpec, frame: pd.DataFrame) -> Selection:
+    """The measured runs behind the cells of table ``spec``: its layout's runs at its N, one protocol per group."""
+    if frame.empty:
+        return Selection(frame, 0)
+    frame = spec.select(frame)
+    if spec.refs is not None and len(frame):
+        frame = frame[frame["num_refs"] == spec.refs]
+    return select_runs(frame, spec.group_keys, spec.row_keys)
+
+
 def table1_runs(frame: pd.DataFrame) -> pd.DataFrame:
     """The run behind each (dataset, method, task) cell of Table 1."""
-    return _prefer(_select_table1(frame), ["dataset", "method", "task"]).reset_index(drop=True)
+    return measured_runs(SPECS["table1"], frame).runs
+
+
+def _number(run: pd.Series, name: str) -> float | None:
+    value = run.get(name)
+    return None if _missing(value) else float(value)
 
 
 def _cell(run: pd.Series | None, metric: str, task: str) -> Cell:
     if run is None:
         return Cell()
-    value = run.get(metric)
+    value, best = _number(run, metric), _number(run, f"{metric}_best")
     na = run.get(NA_PREFIX + metric)
-    best = run.get(f"{metric}_best")
-    value = None if _missing(value) else float(value)
-    best = None if _missing(best) else float(best)
     na = None if _missing(na) else str(na)
     if value is None and na is None:
         na = f"{metric} not logged for {task}"
+    low, high = _number(run, f"{metric}_ci_low"), _number(run, f"{metric}_ci_high")
     digits, best_digits = (run.get(DIGITS_PREFIX + name) for name in (metric, f"{metric}_best"))
     return Cell(value=value, best=best, na=na, digits=None if _missing(digits) else int(digits),
-                best_digits=None if _missing(best_digits) else int(best_digits))
+                best_digits=None if _missing(best_digits) else int(best_digits),
+                ci=(low, high) if low is not None and high is not None else None)
 
 
 def _rows(spec: TableSpec, frame: pd.DataFrame, origin: str, labels: dict[str, str], suffix: str) -> dict[tuple, list[Row]]:
-    """Rows per group key from the selected runs of one origin."""
-    frame = spec.select(frame)
+    """Rows per group key from the runs chosen for the cells (measured: :func:`measured_runs`; reported:
+    the layout's rows, the paper's N first)."""
     keys = list(spec.group_keys + spec.row_keys)
-    frame = _prefer(frame, keys + ["task"])
+    if origin != "measured":
+        frame = _prefer(spec.select(frame), keys + ["task"])
     out: dict[tuple, list[Row]] = {}
     for values, runs in frame.groupby(keys, dropna=False, sort=False):
         key_map = dict(zip(keys, values))
         by_task = {run["task"]: run for _, run in runs.iterrows()}
-        row = Row(spec.row_label(key_map, labels) + suffix, origin, key_map)
+        row = Row(spec.row_label(key_map, labels) + suffix, origin, key_map,
+                  runs={task: run.to_dict() for task, run in by_task.items()} if origin == "measured" else {})
         recon = by_task.get("reconstruction")
         if recon is not None and not _missing(recon.get("videos")):
             row.keys["videos"] = int(recon["videos"])  # evaluated test videos, shown beside the split size
@@ -308,25 +346,6 @@ def _disambiguate(rows: list[Row], suffix: str) -> None:
             row.label = f"{base} (N={row.keys['num_refs']}){suffix}"
 
 
-def _mark_best(rows: list[Row], columns: tuple[Column, ...]) -> None:
-    """Bold the best value per metric among ``rows`` (ties all bold; needs two or more values; metrics
-    of unknown direction are not ranked)."""
-    for column in columns:
-        for metric in column.metrics:
-            if not known(metric):
-                continue
-            cells = [r.cells[(column.task, metric)] for r in rows]
-            values = [c.value for c in cells if c.value is not None]
-            if len(values) < 2:
-                continue
-            best = values[0]
-            for value in values[1:]:
-                if is_better(metric, value, best):
-                    best = value
-            for c in cells:
-                c.bold = c.value is not None and c.value == best
-
-
 def extra_columns(spec: TableSpec, measured: pd.DataFrame | None) -> tuple[Column, ...]:
     """Columns for registered metrics that the selected runs logged a value of beyond the paper's layout
     (e.g. a plugin metric, AED), after the layout, in registration order, for the layout's tasks."""
@@ -347,17 +366,28 @@ def extra_columns(spec: TableSpec, measured: pd.DataFrame | None) -> tuple[Colum
     return tuple(extra)
 
 
+def default_fetch(run: dict[str, Any]) -> pd.DataFrame | None:
+    """A measured run's ``per_video.csv`` from the tracking store's artifacts."""
+    from bench.reports.artifacts import per_video_table
+
+    return per_video_table(str(run["run_id"]), run.get("artifact_uri"))
+
+
 def build_table(name: str, measured: pd.DataFrame | None, reported: pd.DataFrame | None = None,
-                reported_labels: dict[str, str] | None = None) -> Table:
+                reported_labels: dict[str, str] | None = None, fetch: PerVideoFetch | None = default_fetch,
+                intervals: bool = False) -> Table:
     """Table ``name`` from measured runs and (optionally) reported rows.
 
     With measured rows, reported rows are shown only for groups that also have measured rows.
+    ``fetch`` reads a measured run's per-video values (the paired tests behind the marks);
+    ``intervals`` shows each measured value's interval.
     """
     if name not in SPECS:
         raise UserError(f"unknown table '{name}'; choose from: {', '.join(SPECS)}")
     spec = SPECS[name]
     spec = dataclasses.replace(spec, columns=spec.columns + extra_columns(spec, measured))
-    measured_rows = _rows(spec, measured, "measured", {}, "") if measured is not None and len(measured) else {}
+    selection = measured_runs(spec, measured if measured is not None else pd.DataFrame())
+    measured_rows = _rows(spec, selection.runs, "measured", {}, "") if len(selection.runs) else {}
     reported_rows: dict[tuple, list[Row]] = {}
     if reported is not None and len(reported):
         suffix = " (reported)" if measured_rows else ""
@@ -369,11 +399,14 @@ def build_table(name: str, measured: pd.DataFrame | None, reported: pd.DataFrame
     for key in group_keys:
         mine = measured_rows.get(key, [])
         theirs = reported_rows.get(key, [])
-        _mark_best(mine or theirs, spec.columns)
+        mark_rows(mine or theirs, spec.columns, fetch if mine else None)
         first = (mine or theirs)[0]
         groups.append(Group(spec.group_lines(first.keys), mine + theirs))
-    caption = spec.caption + convention_note(spec.select(measured) if measured is not None and len(measured) else None)
-    return Table(spec.name, caption, spec.group_header, spec.row_header, spec.columns, groups)
+    caption = spec.caption + convention_note(selection.runs if len(selection.runs) else None)
+    if measured_rows:
+        caption += " " + RULE
+    return Table(spec.name, caption, spec.group_header, spec.row_header, spec.columns, groups,
+                 left_out=selection.left_out, intervals=intervals)
 
 
 def convention_note(runs: pd.DataFrame | None) -> str:

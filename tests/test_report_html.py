@@ -189,7 +189,7 @@ def store(tmp_path_factory) -> Store:
         run_ids = []
         for method in METHODS:
             settings = RunSettings(method=method, dataset="synthetic", task="all", max_videos=3, num_pairs=3,
-                                   save_videos=SAVE, refs=1, metrics=["l1", "psnr", "ssim"], device="cpu",
+                                   save_videos=SAVE, refs=3, metrics=["l1", "psnr", "ssim"], device="cpu",
                                    checkpoint=str(checkpoint) if method == TINY else None,
                                    out=str(root / "runs" / method), track=True)
             run_ids += [report.run_id for report in run(settings)]

@@ -152,10 +152,13 @@ def test_generality_ablation_nviews_select_their_runs(runs_env):
 
 
 def test_report_cli_writes_tables_and_runs(runs_env, tmp_path, capsys):
-    log_run("copy-source", "synthetic", "reconstruction", RECON, num_refs=None, na={"akd": "no detector"})
+    log_run("copy-source", "synthetic", "reconstruction", RECON, na={"akd": "no detector"})
     assert main(["report", "table1", "--out", str(tmp_path), "--format", "md,csv"]) == 0
-    assert (tmp_path / "table1.md").read_text().count("Copy source") == 1
-    assert pd.read_csv(tmp_path / "table1.csv")["reconstruction.l1"].tolist() == [pytest.approx(0.05)]
+    text = (tmp_path / "table1.md").read_text()
+    assert sum("Copy source" in line for line in text.splitlines() if line.startswith("|")) == 1
+    csv = pd.read_csv(tmp_path / "table1.csv")
+    assert csv["reconstruction.l1"].tolist() == [pytest.approx(0.05)]
+    assert f"Copy source: Rec. {csv['run_id.reconstruction'][0][:8]}" in text  # the run behind the row is named
     capsys.readouterr()
     assert main(["report", "runs", "--format", "csv"]) == 0
     runs = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))

@@ -57,9 +57,9 @@ def _config_file(settings: RunSettings) -> Path | None:
     return path if path.is_file() else None
 
 
-def _with_refs(config: dict[str, Any], refs: int | None) -> dict[str, Any]:
-    """``--refs N`` also sets the model's ``num_refs`` where its config has one (SADM)."""
-    if refs is not None and "num_refs" in config:
+def _with_refs(config: dict[str, Any], refs: int) -> dict[str, Any]:
+    """The protocol's N (``--refs``, default 3) also sets the model's ``num_refs`` where its config has one (SADM)."""
+    if "num_refs" in config:
         config = {**config, "num_refs": refs}
     return config
 
@@ -78,7 +78,7 @@ def plan_method(settings: RunSettings) -> MethodPlan:
     if read is not None and not settings.official:
         meta = ours(read)
         check_compatible(meta, expected_method=settings.method, where=read.path)
-        config = _with_refs(apply_overrides(meta["config"], settings.overrides), settings.refs)
+        config = _with_refs(apply_overrides(meta["config"], settings.overrides), settings.num_refs)
         train = settings.train_dataset or meta.get("train_dataset")
         return MethodPlan(settings.method, config, config_hash(config), f"checkpoint {settings.checkpoint}",
                           settings.checkpoint, read.sha256, train, "checkpoint", meta)
@@ -90,7 +90,7 @@ def plan_method(settings: RunSettings) -> MethodPlan:
         raise UserError(f"no config for method '{settings.method}' on dataset '{settings.dataset}': pass --config "
                         "with the official YAML (its model_params are used)")
     base = model_params(load_yaml(source)) if source is not None else {}
-    config = _with_refs(apply_overrides(base, settings.overrides), settings.refs)
+    config = _with_refs(apply_overrides(base, settings.overrides), settings.num_refs)
     return MethodPlan(settings.method, config, config_hash(config), str(source or "defaults"), settings.checkpoint,
                       read.sha256 if read else None, settings.train_dataset, origin, read.data if read else None)
 

@@ -35,7 +35,7 @@ from bench.metrics.bootstrap import IntervalSpec
 from bench.runner.items import Item, animation_items, reconstruction_items
 from bench.runner.loading import MethodPlan, build_planned, plan_method
 from bench.runner.protocol import PROTOCOL, check_requested, task_metrics
-from bench.runner.settings import DEFAULT_REFS, MEMORY_FORMATS, RunSettings, settings_record
+from bench.runner.settings import MEMORY_FORMATS, RunSettings, settings_record
 from bench.runner.videos import chosen_items
 
 PACKAGES = ("motionbench", "torch", "torchvision", "numpy", "mlflow", "lpips", "pytorch-fid", "face-alignment")
@@ -85,13 +85,6 @@ class RunPlan:
     intervals: IntervalSpec
 
 
-def protocol_refs(settings: RunSettings, method: MethodPlan) -> int:
-    """N: ``--refs``, else the model's ``num_refs``, else the paper's 3."""
-    if settings.refs is not None:
-        return settings.refs
-    return int(method.config.get("num_refs", DEFAULT_REFS))
-
-
 def file_sha256(path: str | Path) -> str:
     import hashlib
 
@@ -107,7 +100,7 @@ def task_run_key(settings: RunSettings, method: MethodPlan, task: str, metrics: 
     """``mb.run_key``: everything that changes the numbers of one task of a run."""
     return tracking.run_key(
         method=settings.method, dataset=settings.dataset, task=task, variant=settings.variant,
-        num_refs=protocol_refs(settings, method), seed=settings.seed, config_hash=method.config_hash,
+        num_refs=settings.num_refs, seed=settings.seed, config_hash=method.config_hash,
         checkpoint=method.checkpoint_sha256, train_dataset=method.train_dataset, metrics=metrics,
         convention=settings.convention, backends=sorted(settings.backends), max_videos=settings.max_videos,
         precision=settings.precision, num_pairs=settings.num_pairs if task == "animation" else None,
@@ -270,7 +263,7 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
         resolve_root(spec, settings.root)
     barrier(ctx)
     root = resolve_root(spec, settings.root)
-    refs = protocol_refs(settings, method_plan)
+    refs = settings.num_refs
     method = build_planned(method_plan)
     invocation = uuid.uuid4().hex[:12]  # one bench run call: its tasks share it (tables say when rows mix calls)
     tasks = []

@@ -68,7 +68,8 @@ class RunSettings:
     overrides: list[str] = option(flag="--set", metavar="KEY=VALUE", sweep="set", repeat=True, default_factory=list,
                                   help="override a model_params value, e.g. --set num_kp=15 (repeatable)")
     task: str = option("all", choices=(*TASKS, "all"), help="protocol task(s) to run")
-    refs: int | None = option(help="reference views N (default: the model's num_refs, else 3)")
+    refs: int | None = option(help=f"reference views N (default {DEFAULT_REFS}, the paper's protocol, whatever the model "
+                                   "was trained with; also sets SADM's num_refs)")
     seed: int = option(0, help="seed of reference frames and animation pairs")
     metrics: list[str] | None = option(comma_list=True, help="comma-separated subset, e.g. l1,ssim,psnr "
                                                              "(default: each task's default metrics)")
@@ -110,6 +111,11 @@ class RunSettings:
                                             "checkpoints)")
     weights_dir: str | None = option(help="folder with metric backbone weights (else the standard caches)")
     track: bool = option(True, flag="--no-track", sweep=None, help="do not log to MLflow")
+
+    @property
+    def num_refs(self) -> int:
+        """N: ``--refs``, else the paper's 3 (a model trained with another N is evaluated at the protocol's)."""
+        return DEFAULT_REFS if self.refs is None else self.refs
 
     def resolved_memory_format(self, device: torch.device) -> str:
         """The model's layout on ``device`` (a :data:`MEMORY_FORMATS` name): ``auto`` is channels-last on the
