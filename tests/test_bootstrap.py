@@ -82,3 +82,20 @@ def test_resampled_frechet_equals_the_distance_of_repeated_rows(rows_per_video, 
         fake = FrechetStats.from_features(repeated, ddof=ddof)
         expected = frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma)
         assert resampled(counts) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_probability_of_improvement_equals_rliable(higher):
+    """rliable.metrics.probability_of_improvement with videos as runs (one task), in the metric's direction."""
+    rliable = pytest.importorskip("rliable.metrics")
+    from bench.reports.compare import PerVideo, probability_of_improvement
+
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0.10, 0.02, 15), rng.normal(0.11, 0.02, 15)
+    a[3] = b[3]  # a tie counts one half
+    videos = [f"v{i}" for i in range(15)]
+    p, (low, high) = probability_of_improvement(PerVideo(dict(zip(videos, a))), PerVideo(dict(zip(videos, b))),
+                                                higher, IntervalSpec(resamples=500))
+    sign = 1.0 if higher else -1.0
+    expected = rliable.probability_of_improvement(sign * a[:, None], sign * b[:, None])
+    assert p == pytest.approx(expected, abs=1e-12) and low <= p <= high
