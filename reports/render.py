@@ -34,16 +34,15 @@ def footnotes(table: Table, group_title: Callable[[list[str]], str]) -> list[str
     """The runs behind the measured rows, mixed rows and runs of other protocols left out."""
     runs = []
     for group in table.groups:
-        for row in group.rows:
-            if row.runs:
-                ids = ", ".join(f"{PREFIX[task]} {run['run_id'][:8]}" for task, run in sorted(
-                    row.runs.items(), key=lambda item: item[0] != "reconstruction"))
-                runs.append(f"{group_title(group.lines)} {row.label}: {ids}")
+        rows = [f"{row.label} " + ", ".join(f"{PREFIX[task]} {run['run_id'][:8]}" for task, run in sorted(
+            row.runs.items(), key=lambda item: item[0] != "reconstruction")) for row in group.rows if row.runs]
+        if rows:
+            runs.append(f"{group_title(group.lines)}: " + "; ".join(rows))
     notes = []
     if any(row.mixed for group in table.groups for row in group.rows):
         notes.append("† reconstruction and animation come from different bench run calls.")
     if runs:
-        notes.append("Runs (the newest of each cell): " + "; ".join(runs) + ".")
+        notes.append("Runs (the newest of each cell): " + " / ".join(runs) + ".")
     if table.left_out:
         notes.append(f"{table.left_out} run(s) of other protocols (other test items, N, seed, convention, precision "
                      "or backends) are left out; bench report runs lists every run.")

@@ -158,7 +158,7 @@ def test_report_cli_writes_tables_and_runs(runs_env, tmp_path, capsys):
     assert sum("Copy source" in line for line in text.splitlines() if line.startswith("|")) == 1
     csv = pd.read_csv(tmp_path / "table1.csv")
     assert csv["reconstruction.l1"].tolist() == [pytest.approx(0.05)]
-    assert f"Copy source: Rec. {csv['run_id.reconstruction'][0][:8]}" in text  # the run behind the row is named
+    assert f"Copy source Rec. {csv['run_id.reconstruction'][0][:8]}" in text  # the run behind the row is named
     capsys.readouterr()
     assert main(["report", "runs", "--format", "csv"]) == 0
     runs = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
