@@ -84,7 +84,7 @@ def plan_method(settings: RunSettings) -> MethodPlan:
                           settings.checkpoint, read.sha256, train, "checkpoint", meta)
     if read is not None and read.is_motionbench:
         raise CheckpointError(f"{read.path} is a motionbench checkpoint, not an official one: drop --official")
-    origin = "official" if read is not None else _untrained_origin(settings, spec.trainable)
+    origin = "official" if read is not None else _untrained_origin(settings, spec.learned)
     source = _config_file(settings)
     if source is None and settings.official:
         raise UserError(f"no config for method '{settings.method}' on dataset '{settings.dataset}': pass --config "
@@ -95,10 +95,10 @@ def plan_method(settings: RunSettings) -> MethodPlan:
                       read.sha256 if read else None, settings.train_dataset, origin, read.data if read else None)
 
 
-def _untrained_origin(settings: RunSettings, trainable: bool) -> str:
+def _untrained_origin(settings: RunSettings, learned: bool) -> str:
     """A method without a checkpoint: 'none' when it has no learned weights, 'random-init' when asked for;
     otherwise evaluating it would put an untrained model in the tables: one line says what to pass."""
-    if not trainable:
+    if not learned:
         return "none"
     if not settings.random_init:
         raise UserError(f"method '{settings.method}' has learned weights: pass --checkpoint FILE (a bench train "
