@@ -1,4 +1,4 @@
-"""Method registry: copy-source, FOMM, MRAA, TPSMM, SADM.
+"""Method registry: copy-source, FOMM, MRAA, TPSMM, LivePortrait, SADM.
 
 Each method is registered with its facts (:class:`MethodSpec`: label, one-line description,
 whether official checkpoints of it load) and a factory taking the method's ``model_params``
@@ -22,8 +22,10 @@ class MethodSpec:
     """The facts of one method, declared once at registration.
 
     ``official``: its ``networks()`` carry the official sub-network names, so the published
-    checkpoints load (``bench run --official``, :func:`from_official`). ``factory`` may be given
-    as ``"module:function"``, imported on first use (so listing methods imports no model code).
+    checkpoints load (``bench run --official``, :func:`from_official`). ``trainable``: False for an
+    evaluation-only method (official weights, no training code: ``bench train`` refuses it).
+    ``factory`` may be given as ``"module:function"``, imported on first use (so listing methods
+    imports no model code).
     """
 
     name: str
@@ -31,6 +33,7 @@ class MethodSpec:
     label: str = ""
     description: str = ""
     official: bool = False
+    trainable: bool = True
 
     @property
     def title(self) -> str:
@@ -69,6 +72,9 @@ def _register_builtin() -> None:
                    "Motion Representations for Articulated Animation (Siarohin et al. 2021)", official=True),
         MethodSpec("tpsmm", "bench.methods.tpsmm:build_tpsmm", "TPSMM",
                    "Thin-Plate Spline Motion Model (Zhao & Zhang 2022)", official=True),
+        MethodSpec("liveportrait", "bench.methods.liveportrait:build_liveportrait", "LivePortrait",
+                   "LivePortrait: implicit-keypoint portrait animation (Guo et al. 2024), official weights",
+                   official=True, trainable=False),
         MethodSpec("sadm", "bench.methods.sadm:build_sadm", "SADM",
                    "Self-appearance-aided Differential Evolution for Motion Transfer"),
     ):
