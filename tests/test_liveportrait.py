@@ -19,7 +19,7 @@ from bench.methods import build_method, from_official
 from bench.methods.liveportrait import OFFICIAL_FILES, LivePortrait, build_liveportrait
 from bench.methods.liveportrait.motion import transform_keypoint
 from bench.methods.presets import load_model_params, preset_datasets
-from tests.fixtures.make_official_tpsmm_losses import materialize  # the weight recipes, read as the generator wrote them
+from tests.fixtures.make_official_tpsmm_losses import materialize  # the weight recipes, as the generator wrote them
 
 FIXTURES = Path(__file__).with_name("fixtures")
 SPEC = json.loads((FIXTURES / "liveportrait-spec.json").read_text())
@@ -112,13 +112,14 @@ def test_networks_equal_the_official_code(fx, case):
         x_s, x_d = state["x_s"], transform_keypoint(info)
         stitched = model.stitching_retargeting_module.stitch(x_s.expand_as(x_d), x_d)
         frames = [model.warp_decode(state["feature"], x_s, stitched[i:i + 1]) for i in range(len(driving))]
-        mlps, flat = model.stitching_retargeting_module, x_s.reshape(1, -1).repeat(2, 1)
+        mlps, ratios = model.stitching_retargeting_module, data["retarget_ratios"]
+        flat = x_s.reshape(1, -1).repeat(2, 1)
         got = {k: torch.cat([f[k] for f in frames]) for k in frames[0]}
         got.update(motion_raw_source=model.motion_extractor(source), motion_raw_driving=model.motion_extractor(driving),
                    kp_info_source=state["info"], kp_info_driving=info, rotation_source=state["info"]["R"],
                    rotation_driving=info["R"], x_s=x_s, x_d=x_d, feature_3d=state["feature"], stitched=stitched,
-                   retarget_lip=mlps.retarget_mouth(torch.cat([flat, data["retarget_ratios"]["lip"]], 1)).view(2, -1, 3),
-                   retarget_eye=mlps.retarget_eye(torch.cat([flat, data["retarget_ratios"]["eye"]], 1)).view(2, -1, 3))
+                   retarget_lip=mlps.retarget_mouth(torch.cat([flat, ratios["lip"]], 1)).view(2, -1, 3),
+                   retarget_eye=mlps.retarget_eye(torch.cat([flat, ratios["eye"]], 1)).view(2, -1, 3))
     assert_within(errors(got, data["outputs"]), data["tolerances"])
 
 

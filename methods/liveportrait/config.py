@@ -149,7 +149,8 @@ def _check_sizes(cfg: LivePortraitConfig) -> None:
     if min(spade.max_features, spade.block_expansion * 2 ** spade.num_down_blocks) != warped:
         _fail("spade_generator_params", f"the decoder's input width must be the warping module's output width {warped}")
     if spade.upscale not in (1, 2):
-        _fail("spade_generator_params.upscale", f"must be 1 or 2 (the official decoder shuffles by 2), got {spade.upscale}")
+        _fail("spade_generator_params.upscale",
+              f"must be 1 or 2 (the official decoder shuffles by 2), got {spade.upscale}")
     if cfg.input_size % 2 ** app.num_down_blocks or cfg.feature_size % 2 ** dense.num_blocks:
         _fail("input_size", f"{cfg.input_size} / 2 ** num_down_blocks must be divisible by 2 ** "
               f"dense_motion_params.num_blocks ({2 ** dense.num_blocks})")
@@ -180,5 +181,6 @@ def liveportrait_config(data: Mapping[str, Any]) -> LivePortraitConfig:
     _check_sizes(cfg)
     _check_keypoints(cfg)
     if cfg.animation.driving_option not in DRIVING_OPTIONS:
-        _fail("animation.driving_option", f"{cfg.animation.driving_option!r} is not one of {', '.join(DRIVING_OPTIONS)}")
+        _fail("animation.driving_option",
+              f"{cfg.animation.driving_option!r} is not one of {', '.join(DRIVING_OPTIONS)}")
     return cfg

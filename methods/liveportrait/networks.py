@@ -12,7 +12,8 @@ from torch import nn
 
 from bench.methods.blocks import (Decoder, DownBlock2d, Encoder, ResBlock2d, SameBlock2d, UpBlock2d, kp2gaussian,
                                   make_coordinate_grid)
-from bench.methods.liveportrait.config import AppearanceParams, DenseMotionParams, MLPParams, StitchingParams, WarpingParams
+from bench.methods.liveportrait.config import (AppearanceParams, DenseMotionParams, MLPParams, StitchingParams,
+                                               WarpingParams)
 
 #: variance of the keypoint heatmaps (official ``DenseMotionNetwork.create_heatmap_representations``)
 KP_VARIANCE = 0.01
@@ -100,14 +101,16 @@ class DenseMotionNetwork(nn.Module):
         self.occlusion = (nn.Conv2d(self.hourglass.out_filters * p.reshape_depth, 1, kernel_size=7, padding=3)
                           if estimate_occlusion_map else None)
 
-    def sparse_motions(self, size: tuple[int, int, int], kp_driving: torch.Tensor, kp_source: torch.Tensor) -> torch.Tensor:
+    def sparse_motions(self, size: tuple[int, int, int], kp_driving: torch.Tensor,
+                       kp_source: torch.Tensor) -> torch.Tensor:
         """``B x (K+1) x D x H x W x 3``: the identity, then z -> z - kp_d + kp_s per keypoint."""
         b, k = kp_driving.shape[:2]
         identity = make_coordinate_grid(size, kp_source.dtype, kp_source.device).view(1, 1, *size, 3)
         moved = identity - kp_driving.view(b, k, 1, 1, 1, 3) + kp_source.view(b, k, 1, 1, 1, 3)
         return torch.cat([identity.repeat(b, 1, 1, 1, 1, 1), moved], dim=1)
 
-    def forward(self, feature: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, feature: torch.Tensor, kp_driving: torch.Tensor,
+                kp_source: torch.Tensor) -> dict[str, torch.Tensor]:
         b, _, d, h, w = feature.shape
         feature = F.relu(self.norm(self.compress(feature)))
         k = self.num_kp + 1
@@ -144,7 +147,8 @@ class WarpingNetwork(nn.Module):
         self.third = LeakySameBlock2d(p.max_features, width, kernel_size=3, padding=1)
         self.fourth = nn.Conv2d(width, width, kernel_size=1)
 
-    def forward(self, feature_3d: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, feature_3d: torch.Tensor, kp_driving: torch.Tensor,
+                kp_source: torch.Tensor) -> dict[str, torch.Tensor]:
         """``occlusion_map`` (``B x 1 x H x W`` or None), ``deformation`` (``B x D x H x W x 3``), ``out``
         (the warped feature ``B x C x H x W``)."""
         dense = self.dense_motion_network(feature_3d, kp_driving, kp_source)
