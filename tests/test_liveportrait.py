@@ -23,6 +23,10 @@ from tests.fixtures.make_official_tpsmm_losses import materialize  # the weight 
 
 FIXTURES = Path(__file__).with_name("fixtures")
 SPEC = json.loads((FIXTURES / "liveportrait-spec.json").read_text())
+# trusted project material written by the official code (plain dicts of tensors); its cases parametrize the tests
+FX = torch.load(FIXTURES / "official-liveportrait.pt", weights_only=False)
+NETWORK_CASES = [case for case in FX["cases"] if case.startswith("networks")]
+MODES = list(FX["cases"]["pipeline"]["modes"])
 STITCHING = "stitching_retargeting_module"
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # as the official-code fixtures were made
@@ -30,8 +34,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # as the official-code fixtu
 
 @pytest.fixture(scope="module")
 def fx() -> dict[str, Any]:
-    # trusted project material written by the official code (plain dicts of tensors)
-    return torch.load(FIXTURES / "official-liveportrait.pt", weights_only=False)
+    return FX
 
 
 def official_files(fx: dict[str, Any], case: str) -> dict[str, Any]:
@@ -85,8 +88,10 @@ def test_official_configuration_builds_exactly_the_official_files_keys_and_shape
         assert sum(p.numel() for p in net.parameters()) == SPEC["num_parameters"][name], name
 
 
-def test_presets_build_and_the_datasets_share_the_official_configuration():
+def test_presets_build_and_the_datasets_share_the_official_configuration(fx):
     vox = load_model_params("liveportrait", "vox")
+    tiny = load_model_params("liveportrait", "synthetic")  # the small configuration the official code was run at
+    assert {k: v for k, v in tiny.items() if k not in ("input_size", "animation")} == fx["configs"]["networks-small"]
     assert set(preset_datasets("liveportrait")) >= {"vox", "dfdc", "nemo", "taichi", "mgif", "synthetic"}
     for name in preset_datasets("liveportrait"):
         params = load_model_params("liveportrait", name)
@@ -100,7 +105,7 @@ def test_presets_build_and_the_datasets_share_the_official_configuration():
 
 # ----------------------------------------------------------------------------- official-code fixtures
 
-@pytest.mark.parametrize("case", ["networks-small", "networks-official"])
+@pytest.mark.parametrize("case", NETWORK_CASES)
 def test_networks_equal_the_official_code(fx, case):
     """Motion extractor, keypoint transform, appearance features, stitching, warping and decoding (one driving
     frame at a time, as the official wrapper is called), the retargeting MLPs."""
@@ -135,8 +140,7 @@ def pipeline_inputs(fx: dict[str, Any], flags: dict[str, Any]) -> tuple[torch.Te
     return inputs[flags["source"]].float() / 255, inputs["driving"].float() / 255
 
 
-@pytest.mark.parametrize("mode", ["reconstruction", "reconstruction_no_stitching", "absolute", "relative",
-                                  "relative_no_stitching", "relative_pose_friendly"])
+@pytest.mark.parametrize("mode", MODES)
 def test_pipeline_keypoints_equal_the_official_loop(fx, mode):
     """``LivePortraitPipeline.execute`` (source image, driving video) in each mode: the source and driving motion,
     the keypoints handed to ``warp_decode`` and the expression-friendly multiplier."""
@@ -155,10 +159,11 @@ def test_pipeline_keypoints_equal_the_official_loop(fx, mode):
     assert_within(errors(got, expected), case["tolerances"])
 
 
-@pytest.mark.parametrize("mode", ["relative", pytest.param("reconstruction", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("mode", [m if m == "relative" else pytest.param(m, marks=pytest.mark.slow) for m in MODES])
 def test_pipeline_warp_and_decode_equal_the_official_loop(fx, mode):
     """The official loop's warp/decode outputs at 256 px for the last driving frame (the pipeline decodes one
-    frame at a time; the stored outputs are seeded samples of all frames)."""
+    frame at a time; the stored outputs are seeded samples of all frames); the default animation mode by default,
+    every mode with -m slow."""
     case = fx["cases"]["pipeline"]["modes"][mode]
     model, flags = pipeline_model(fx, case["flags"]), case["flags"]
     source, driving = pipeline_inputs(fx, flags)
