@@ -41,6 +41,8 @@ FORMAT = "motionbench"
 CHECKPOINT_VERSION = 1
 #: fields every checkpoint has (others are optional)
 REQUIRED_FIELDS = ("method", "config", "model")
+#: the files a checkpoint folder's contents are read from (:func:`read_checkpoint` of a folder)
+FOLDER_SUFFIXES = (".pth", ".pt", ".pth.tar")
 #: the large states, left out of :func:`meta_of`
 LARGE_FIELDS = ("model", "optimizer", "scheduler", "optimizer_discriminator", "scheduler_discriminator", "scaler",
                 "rng")
@@ -129,13 +131,16 @@ class CheckpointFile:
 
 
 def read_checkpoint(path: str | Path, trusted: bool = False) -> CheckpointFile:
-    """Read any checkpoint file (ours or an official one) once: bytes, hash, then unpickle on the CPU.
+    """Read any checkpoint file (ours or an official one) once: bytes, hash, then unpickle on the CPU; a
+    folder is read as the official files it holds (:func:`_read_folder`).
 
     With ``trusted=False`` (default) only tensors and plain containers are unpickled
     (``torch.load(weights_only=True)``). A missing, unreadable or non-dict file raises
     :class:`CheckpointError` naming it.
     """
     path = Path(path)
+    if path.is_dir():
+        return _read_folder(path, trusted)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
@@ -154,6 +159,22 @@ def read_checkpoint(path: str | Path, trusted: bool = False) -> CheckpointFile:
     if not isinstance(data, Mapping):
         raise CheckpointError(f"checkpoint {path} holds a {type(data).__name__}, expected a dict")
     return CheckpointFile(path, dict(data), hashlib.sha256(blob).hexdigest())
+
+
+def _read_folder(path: Path, trusted: bool) -> CheckpointFile:
+    """A folder of checkpoint files (official weights released as one file per sub-network, e.g. LivePortrait's):
+    every ``*.pth`` / ``*.pt`` / ``*.pth.tar`` under it, each read as a file, keyed by its path relative to the
+    folder; the SHA-256 is that of the sorted list of (relative path, file SHA-256)."""
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(FOLDER_SUFFIXES))
+    if not files:
+        raise CheckpointError(f"checkpoint folder {path} holds no {' / '.join(FOLDER_SUFFIXES)} files")
+    data, digest = {}, hashlib.sha256()
+    for file in files:
+        read = read_checkpoint(file, trusted)
+        relative = file.relative_to(path).as_posix()
+        data[relative] = read.data
+        digest.update(f"{relative}\0{read.sha256}\n".encode())
+    return CheckpointFile(path, data, digest.hexdigest())
 
 
 def ours(checkpoint: CheckpointFile) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Method registry: copy-source, FOMM, MRAA, TPSMM, SADM.
+"""Method registry: copy-source, FOMM, MRAA, TPSMM, LivePortrait, SADM.
 
 Each method is registered with its facts (:class:`MethodSpec`: label, one-line description,
 whether official checkpoints of it load) and a factory taking the method's ``model_params``
@@ -24,6 +24,8 @@ class MethodSpec:
     ``official``: its ``networks()`` carry the official sub-network names, so the published
     checkpoints load (``bench run --official``, :func:`from_official`). ``learned``: it has learned
     weights, so ``bench run`` evaluates it from a checkpoint (or, explicitly, with ``--random-init``).
+    ``trainable``: False for an evaluation-only method (official weights, no training code: ``bench
+    train`` refuses it).
     ``factory`` may be given as ``"module:function"``, imported on first use (so listing methods
     imports no model code).
     """
@@ -34,6 +36,7 @@ class MethodSpec:
     description: str = ""
     official: bool = False
     learned: bool = True
+    trainable: bool = True
 
     @property
     def title(self) -> str:
@@ -65,13 +68,16 @@ METHODS: Registry[MethodSpec] = Registry("method", "motionbench.methods", adapt=
 def _register_builtin() -> None:
     for spec in (
         MethodSpec("copy-source", "bench.methods.copy_source:build_copy_source", "Copy source",
-                   "the source image repeated (sanity baseline)", learned=False),
+                   "the source image repeated (sanity baseline)", learned=False, trainable=False),
         MethodSpec("fomm", "bench.methods.fomm:build_fomm", "FOMM", "First Order Motion Model (Siarohin et al. 2019)",
                    official=True),
         MethodSpec("mraa", "bench.methods.mraa:build_mraa", "MRAA",
                    "Motion Representations for Articulated Animation (Siarohin et al. 2021)", official=True),
         MethodSpec("tpsmm", "bench.methods.tpsmm:build_tpsmm", "TPSMM",
                    "Thin-Plate Spline Motion Model (Zhao & Zhang 2022)", official=True),
+        MethodSpec("liveportrait", "bench.methods.liveportrait:build_liveportrait", "LivePortrait",
+                   "LivePortrait: implicit-keypoint portrait animation (Guo et al. 2024), official weights",
+                   official=True, trainable=False),
         MethodSpec("sadm", "bench.methods.sadm:build_sadm", "SADM",
                    "Self-appearance-aided Differential Evolution for Motion Transfer"),
     ):

@@ -45,6 +45,12 @@ class Method(nn.Module):
     #: sub-networks an official checkpoint may lack (they keep their initial weights when absent)
     optional_networks: tuple[str, ...] = ()
 
+    def official_checkpoint(self, data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+        """An official checkpoint's contents as ``{sub-network: state dict}`` (see :func:`from_official`); by
+        default as they are. A method whose official weights are a folder of files (LivePortrait) maps the
+        folder's ``{relative path: contents}`` here; ``where`` names the checkpoint in errors."""
+        return data
+
     def generate(self, source: torch.Tensor, driving: torch.Tensor, refs: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction: motion taken from ``driving`` in absolute mode."""
         raise NotImplementedError

@@ -19,22 +19,20 @@ ALIGN_CORNERS = False
 
 # ----------------------------------------------------------------------------- pure math
 
-def make_coordinate_grid(spatial_size: tuple[int, int], dtype: torch.dtype = torch.float32,
+def make_coordinate_grid(spatial_size: tuple[int, ...], dtype: torch.dtype = torch.float32,
                          device: torch.device | str | None = None) -> torch.Tensor:
-    """``H x W x 2`` grid of (x, y) pixel-centre coordinates spanning [-1, 1] (corners included)."""
-    h, w = spatial_size
-    x = 2 * (torch.arange(w, dtype=dtype, device=device) / (w - 1)) - 1
-    y = 2 * (torch.arange(h, dtype=dtype, device=device) / (h - 1)) - 1
-    yy = y.view(-1, 1).expand(h, w)
-    xx = x.view(1, -1).expand(h, w)
-    return torch.stack([xx, yy], dim=2)
+    """``H x W x 2`` grid of (x, y) pixel-centre coordinates spanning [-1, 1] (corners included); for a
+    ``(D, H, W)`` size the ``D x H x W x 3`` grid of (x, y, z) (LivePortrait's feature volumes)."""
+    axes = [2 * (torch.arange(n, dtype=dtype, device=device) / (n - 1)) - 1 for n in spatial_size]
+    return torch.stack(torch.meshgrid(*axes, indexing="ij")[::-1], dim=-1)
 
 
-def kp2gaussian(mean: torch.Tensor, spatial_size: tuple[int, int], variance: float) -> torch.Tensor:
-    """Isotropic Gaussian heatmaps ``... x H x W`` centred at keypoints ``mean`` (``... x 2``)."""
+def kp2gaussian(mean: torch.Tensor, spatial_size: tuple[int, ...], variance: float) -> torch.Tensor:
+    """Isotropic Gaussian heatmaps ``... x H x W`` centred at keypoints ``mean`` (``... x 2``); with a
+    ``(D, H, W)`` size, ``... x D x H x W`` heatmaps of ``... x 3`` keypoints."""
     grid = make_coordinate_grid(spatial_size, mean.dtype, mean.device)
     lead = mean.shape[:-1]
-    diff = grid.view((1,) * len(lead) + grid.shape) - mean.view(*lead, 1, 1, 2)
+    diff = grid.view((1,) * len(lead) + grid.shape) - mean.view(*lead, *(1,) * len(spatial_size), mean.shape[-1])
     return torch.exp(-0.5 * (diff ** 2).sum(-1) / variance)
 
 
@@ -136,12 +134,16 @@ def combine_motions(motions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class ResBlock2d(nn.Module):
     """Pre-activation residual block (BN-ReLU-conv twice) keeping resolution and channels."""
 
+    #: layer types of this block and the two below (LivePortrait's volume blocks: Conv3d, BatchNorm3d)
+    conv_layer: type[nn.Module] = nn.Conv2d
+    norm_layer: type[nn.Module] = nn.BatchNorm2d
+
     def __init__(self, in_features: int, kernel_size: int = 3, padding: int = 1) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_features, in_features, kernel_size, padding=padding)
-        self.conv2 = nn.Conv2d(in_features, in_features, kernel_size, padding=padding)
-        self.norm1 = nn.BatchNorm2d(in_features, affine=True)
-        self.norm2 = nn.BatchNorm2d(in_features, affine=True)
+        self.conv1 = self.conv_layer(in_features, in_features, kernel_size, padding=padding)
+        self.conv2 = self.conv_layer(in_features, in_features, kernel_size, padding=padding)
+        self.norm1 = self.norm_layer(in_features, affine=True)
+        self.norm2 = self.norm_layer(in_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(F.relu(self.norm1(x)))
@@ -152,27 +154,35 @@ class ResBlock2d(nn.Module):
 class UpBlock2d(nn.Module):
     """Nearest 2x upsampling, then conv-BN-ReLU."""
 
+    conv_layer, norm_layer = ResBlock2d.conv_layer, ResBlock2d.norm_layer
+    #: upsampling factor (per spatial dimension)
+    scale: int | tuple[int, ...] = 2
+
     def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
                  groups: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_features, out_features, kernel_size, padding=padding, groups=groups)
-        self.norm = nn.BatchNorm2d(out_features, affine=True)
+        self.conv = self.conv_layer(in_features, out_features, kernel_size, padding=padding, groups=groups)
+        self.norm = self.norm_layer(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=2))))
+        return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=self.scale))))
 
 
 class DownBlock2d(nn.Module):
     """Conv-BN-ReLU, then 2x average pooling."""
 
+    conv_layer, norm_layer = ResBlock2d.conv_layer, ResBlock2d.norm_layer
+    #: average pooling and its window (per spatial dimension)
+    pool, window = staticmethod(F.avg_pool2d), 2
+
     def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
                  groups: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_features, out_features, kernel_size, padding=padding, groups=groups)
-        self.norm = nn.BatchNorm2d(out_features, affine=True)
+        self.conv = self.conv_layer(in_features, out_features, kernel_size, padding=padding, groups=groups)
+        self.norm = self.norm_layer(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(F.relu(self.norm(self.conv(x))), kernel_size=2)
+        return self.pool(F.relu(self.norm(self.conv(x))), kernel_size=self.window)
 
 
 class SameBlock2d(nn.Module):
@@ -213,12 +223,14 @@ def _width(block_expansion: int, level: int, max_features: int) -> int:
 
 
 class Encoder(nn.Module):
-    """Hourglass encoder: ``num_blocks`` DownBlock2d; returns the input and every level's output."""
+    """Hourglass encoder: ``num_blocks`` DownBlock2d (or ``block``, e.g. LivePortrait's 3-D one); returns the
+    input and every level's output."""
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256) -> None:
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 block: Callable[[int, int], nn.Module] = DownBlock2d) -> None:
         super().__init__()
         self.down_blocks = nn.ModuleList(
-            DownBlock2d(in_features if i == 0 else _width(block_expansion, i, max_features),
+            block(in_features if i == 0 else _width(block_expansion, i, max_features),
                         _width(block_expansion, i + 1, max_features))
             for i in range(num_blocks))
 
@@ -230,14 +242,15 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Hourglass decoder: UpBlock2d per level, each output concatenated with the encoder skip."""
+    """Hourglass decoder: UpBlock2d (or ``block``) per level, each output concatenated with the encoder skip."""
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256) -> None:
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 block: Callable[[int, int], nn.Module] = UpBlock2d) -> None:
         super().__init__()
         blocks = []
         for i in reversed(range(num_blocks)):
             factor = 1 if i == num_blocks - 1 else 2
-            blocks.append(UpBlock2d(factor * _width(block_expansion, i + 1, max_features),
+            blocks.append(block(factor * _width(block_expansion, i + 1, max_features),
                                     _width(block_expansion, i, max_features)))
         self.up_blocks = nn.ModuleList(blocks)
         self.out_filters = block_expansion + in_features

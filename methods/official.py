@@ -1,8 +1,10 @@
-"""Load official checkpoints (FOMM, MRAA, TPSMM repositories) into this project's methods.
+"""Load official checkpoints (FOMM, MRAA, TPSMM, LivePortrait repositories) into this project's methods.
 
 An official checkpoint is a dict with one state dict per sub-network under the official names
-(plus optimizer state and other entries that are ignored). A method supports them when its
-registration says ``official=True`` and its ``networks()`` returns those sub-networks; the ones it
+(plus optimizer state and other entries that are ignored), or a folder of files that the method
+maps onto its sub-networks (``Method.official_checkpoint``: LivePortrait's five files). A method
+supports them when its registration says ``official=True`` and its ``networks()`` returns those
+sub-networks; the ones it
 lists in ``Method.optional_networks`` may be absent from a file (TPSMM: the official loader
 loads ``bg_predictor`` and ``avd_network`` only when present). Files are read with
 :func:`bench.checkpoints.read_checkpoint` (``weights_only`` unless ``trusted``).
@@ -56,6 +58,7 @@ def from_official(name: str, model_params: Mapping[str, Any], checkpoint: str | 
     if not isinstance(data, Mapping):
         raise CheckpointError(f"checkpoint must be a path or a dict of state dicts, got {type(data).__name__}")
     method = build_method(name, model_params)
+    data = method.official_checkpoint(data, str(checkpoint) if isinstance(checkpoint, (str, Path)) else "checkpoint")
     nets = method.networks()
     optional = set(method.optional_networks)
     absent = [n for n in nets if n not in data and n not in optional]

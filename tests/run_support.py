@@ -43,6 +43,15 @@ def copy_source_l1(videos, refs: int = 0, seed: int = 0) -> tuple[float, float |
     return float(np.mean(plain)), (float(np.mean(best)) if refs else None)
 
 
+def first_video_l1(model) -> float:
+    """Reconstruction L1 of ``model`` on the first synthetic test video (source: its first frame), computed
+    here, outside the runner."""
+    frames = torch.from_numpy(frames01(synthetic_videos(1)[0].path)).float().permute(0, 3, 1, 2)
+    with torch.no_grad():
+        generated = model.generate(frames[:1].expand_as(frames), frames).clamp(0, 1)
+    return float((generated - frames).abs().flatten(1).mean(1).mean())
+
+
 def quick_settings(out: Path | None, **overrides) -> RunSettings:
     """copy-source on 3 synthetic videos, reconstruction, cheap metrics, no tracking."""
     values = dict(method="copy-source", dataset="synthetic", task="reconstruction", max_videos=3,

@@ -34,10 +34,14 @@ def _experiment(name: str):
 
 def test_paper_experiment_grids():
     table1 = _experiment("table1")
-    assert len(table1) == 4 * 8 * 2  # fomm, mraa, tpsmm, sadm x 8 datasets x 2 tasks
+    assert len(table1) == 5 * 8 * 2  # fomm, mraa, tpsmm, sadm, liveportrait x 8 datasets x 2 tasks
     assert {(j.settings.method, j.settings.dataset) for j in table1} >= {("fomm", "vox"), ("sadm", "mgif")}
     first = table1[0].settings
     assert first.checkpoint == f"checkpoints/{first.method}-{first.dataset}.pt" and first.refs == 3
+    # LivePortrait (evaluation-only): its official weights folder, through method_options
+    assert all((j.settings.official, j.settings.checkpoint) == (j.settings.method == "liveportrait",
+               "checkpoints/liveportrait" if j.settings.method == "liveportrait" else j.settings.checkpoint)
+               for j in table1)
     assert first.out.endswith(f"{first.dataset}/{first.method}-default-n3/{first.task}")
 
     ablation = {j.settings.variant: j.settings for j in _experiment("ablation")}
@@ -56,8 +60,11 @@ def test_paper_experiment_grids():
 
     generality = _experiment("generality")
     assert {j.settings.dataset for j in generality} == {"nemo", "mgif"} and {j.task for j in generality} == {"reconstruction"}
-    assert len(generality) == 4 * 2  # fomm, mraa, tpsmm, sadm x (nemo, mgif)
-    assert all(j.settings.checkpoint.endswith("-vox.pt") and j.settings.train_dataset == "vox" for j in generality)
+    assert len(generality) == 5 * 2  # fomm, mraa, tpsmm, sadm, liveportrait x (nemo, mgif)
+    trained = [j for j in generality if j.settings.method != "liveportrait"]
+    assert all(j.settings.checkpoint.endswith("-vox.pt") and j.settings.train_dataset == "vox" for j in trained)
+    assert {(j.settings.official, j.settings.train_dataset) for j in generality if j not in trained} == {
+        (True, "liveportrait-release")}
 
 
 def test_sweep_runs_the_grid_then_skips_what_is_complete(tmp_path, monkeypatch, capsys):
@@ -95,6 +102,23 @@ def test_unknown_keys_are_named(tmp_path):
     (tmp_path / "bad.yaml").write_text("methods: [copy-source]\ndatasets: [synthetic]\nvariants:\n  - {name: a, refz: 2}\n")
     with pytest.raises(ConfigError, match="unknown key 'refz'"):
         load_sweep(tmp_path / "bad.yaml")
+    (tmp_path / "bad.yaml").write_text("methods: [copy-source]\ndatasets: [synthetic]\n"
+                                      "method_options: {copy-source: {refz: 2}}\n")
+    with pytest.raises(ConfigError, match="method_options.copy-source: unknown key 'refz'"):
+        load_sweep(tmp_path / "bad.yaml")
+    (tmp_path / "bad.yaml").write_text("methods: [copy-source]\ndatasets: [synthetic]\nmethod_options: {fomm: {}}\n")
+    with pytest.raises(ConfigError, match="method_options names 'fomm', which is not in methods"):
+        load_sweep(tmp_path / "bad.yaml")
+
+
+def test_method_options_set_one_methods_cells_under_the_variants(tmp_path):
+    (tmp_path / "grid.yaml").write_text("methods: [copy-source, fomm]\ndatasets: [synthetic]\nrefs: 1\n"
+                                        "method_options: {fomm: {refs: 2, seed: 5}}\n"
+                                        "variants:\n  - {name: a}\n  - {name: b, seed: 7}\n")
+    cells = {(j.settings.method, j.settings.variant): j.settings for j in load_sweep(tmp_path / "grid.yaml")}
+    assert (cells["copy-source", "a"].refs, cells["copy-source", "a"].seed) == (1, 0)
+    assert (cells["fomm", "a"].refs, cells["fomm", "a"].seed) == (2, 5)
+    assert (cells["fomm", "b"].refs, cells["fomm", "b"].seed) == (2, 7)  # the variant's own option wins
 
 
 def test_task_all_splits_the_metric_list_by_protocol(tmp_path):

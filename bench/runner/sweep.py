@@ -6,6 +6,8 @@ Experiment file::
     methods: [fomm, mraa, sadm]
     datasets: [vox, nemo]
     <run option>: value               # defaults for every cell (bench.runner.settings.SWEEP_KEYS)
+    method_options:                   # optional; run options of one method's cells (over the defaults)
+      liveportrait: {official: true, checkpoint: checkpoints/liveportrait}
     variants:                         # optional; default one variant 'default'
       - name: full
       - name: no_motion_evolution
@@ -32,7 +34,7 @@ from bench.runner.settings import SWEEP_KEYS, RunSettings, from_mapping
 
 #: run options a sweep file or variant may set (declared on RunSettings)
 CELL_KEYS = tuple(SWEEP_KEYS)
-TOP_KEYS = ("name", "description", "methods", "datasets", "variants", *CELL_KEYS)
+TOP_KEYS = ("name", "description", "methods", "datasets", "method_options", "variants", *CELL_KEYS)
 
 
 @dataclass
@@ -98,6 +100,21 @@ def _settings(method: str, dataset: str, variant: str, options: Mapping[str, Any
     return settings
 
 
+def _method_options(data: Mapping[str, Any], methods: list[str], where: str) -> dict[str, dict[str, Any]]:
+    """``method_options``: per method of the grid, run options that replace the defaults in its cells (a
+    variant's own options still win), e.g. an evaluation-only method's official weights."""
+    value = data.get("method_options") or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: 'method_options' must map method names to run options")
+    for method, options in value.items():
+        if method not in methods:
+            raise ConfigError(f"{where}: method_options names '{method}', which is not in methods")
+        if not isinstance(options, Mapping):
+            raise ConfigError(f"{where}: method_options.{method} must be a mapping of run options")
+        _check_keys(options, CELL_KEYS, f"{where}, method_options.{method}")
+    return {str(k): dict(v) for k, v in value.items()}
+
+
 def load_sweep(path: str | Path) -> list[Job]:
     """The jobs of an experiment file, in grid order (variant, dataset, method, task)."""
     data = load_yaml(path)
@@ -108,6 +125,8 @@ def load_sweep(path: str | Path) -> list[Job]:
             raise ConfigError(f"{where}: missing key '{key}'")
     name = str(data.get("name") or Path(path).stem)
     defaults = {k: v for k, v in data.items() if k in CELL_KEYS}
+    methods = _names(data["methods"], "methods", where)
+    per_method = _method_options(data, methods, where)
     variants = data.get("variants") or [{"name": "default"}]
     if not isinstance(variants, list):
         raise ConfigError(f"{where}: 'variants' must be a list of mappings with a 'name'")
@@ -116,9 +135,10 @@ def load_sweep(path: str | Path) -> list[Job]:
         if not isinstance(variant, Mapping) or "name" not in variant:
             raise ConfigError(f"{where}: each variant needs a 'name'")
         _check_keys(variant, ("name", *CELL_KEYS), f"{where}, variant {variant['name']}")
-        options = {**defaults, **{k: v for k, v in variant.items() if k != "name"}}
+        own = {k: v for k, v in variant.items() if k != "name"}
         for dataset in _names(data["datasets"], "datasets", where):
-            for method in _names(data["methods"], "methods", where):
+            for method in methods:
+                options = {**defaults, **per_method.get(method, {}), **own}
                 base = _settings(method, dataset, str(variant["name"]), options, name)
                 for task in base.tasks():
                     metrics = None if base.metrics is None else task_metrics(task, base.metrics, base.task != "all")

@@ -19,7 +19,7 @@ from bench.datasets.video_io import list_videos
 from bench.config import from_dict
 from bench.errors import ConfigError, UserError, first_line
 from bench.files import ensure_folder
-from bench.methods import build_method
+from bench.methods import METHODS, build_method
 from bench.methods.base import MAIN_STAGE, Method
 from bench.methods.presets import load_model_params
 from bench.precision import DEFAULT_PRECISION, Precision, get_precision
@@ -103,7 +103,11 @@ def _run_by_id(run_id: str) -> Any:
 
 def _model_config(method: str, dataset: str, request: TrainRequest, model_overrides: dict,
                   resume: dict | None) -> dict[str, Any]:
-    """The method config: from the checkpoint when resuming (a different request is an error)."""
+    """The method config: from the checkpoint when resuming (a different request is an error); an
+    evaluation-only method (``MethodSpec.trainable`` false) is refused here, before anything is built."""
+    if not METHODS.get(method).trainable:
+        raise UserError(f"method '{method}' is evaluation-only (official weights, no training code): "
+                        f"evaluate it with bench run --method {method} --official --checkpoint ...")
     if resume is not None:
         if request.config is None and not model_overrides:
             return dict(resume["config"])
