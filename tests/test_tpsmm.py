@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import json
 from typing import Any
 
 import pytest
@@ -12,26 +10,16 @@ import torch
 from bench.errors import ConfigError
 from bench.methods.presets import load_model_params
 from bench.methods.tpsmm import TPS, TPSMM, DenseMotionNetwork, build_tpsmm
+from tests.fomm_mraa_reference import fixture_weights, load_spec, spec_names
 from tests.reference import REFERENCE, category, tolerance
 
-SPECS = {"tpsmm-vox-256": "vox", "tpsmm-taichi-256": "taichi", "tpsmm-ted-384": "ted", "tpsmm-mgif-256": "mgif"}
+#: the official configs' checkpoint specs of the reference folder, e.g. tpsmm-vox-256 (our preset: vox)
+STEMS = spec_names("tpsmm")
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # as the official-code fixtures were made
 
 
 needs_shared = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"shared reference material not found at {REFERENCE}")
-
-
-def load_spec(stem: str) -> dict[str, Any]:
-    return json.loads((REFERENCE / "checkpoint-specs" / f"{stem}.json").read_text())
-
-
-def fixture_weights():
-    """``shared/reference/fixtures/fixture_weights.py`` (materialises the ResNet-18 weight recipes)."""
-    spec = importlib.util.spec_from_file_location("fixture_weights", REFERENCE / "fixtures" / "fixture_weights.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -63,7 +51,7 @@ def assert_within_tolerance(errors: dict[str, float], name: str) -> None:
 # ----------------------------------------------------------------------------- checkpoint layout
 
 @needs_shared
-@pytest.mark.parametrize("stem", sorted(SPECS))
+@pytest.mark.parametrize("stem", STEMS)
 def test_official_config_builds_exactly_the_checkpoint_keys_and_shapes(stem):
     spec = load_spec(stem)
     with torch.device("meta"):
@@ -90,7 +78,9 @@ def test_official_config_builds_exactly_the_checkpoint_keys_and_shapes(stem):
 def test_shipped_presets_equal_the_official_model_params():
     """The official model_params exactly, plus our ``training`` section (the config's epoch schedule, see
     test_tpsmm_training.py)."""
-    for stem, preset in SPECS.items():
+    assert STEMS, "no TPSMM checkpoint spec in the reference folder"
+    for stem in STEMS:
+        preset = stem.split("-")[1]
         params, official = load_model_params("tpsmm", preset), load_spec(stem)["model_params"]
         assert {k: v for k, v in params.items() if k != "training"} == official, preset
         assert set(params) - set(official) == {"training"}, preset
