@@ -6,13 +6,17 @@ terms are those of AliaksandrSiarohin/pose-evaluation's comparison scripts
 
 * **faces** (``cmp_kp.py``): the mean absolute coordinate difference over the 68 x 2 landmark
   coordinates, in pixels of the evaluated frames; frames whose generated frame has no detected face
-  are not scored (as the script skips them), nor are frames whose driving frame has none (the
-  script crashes on those), and both are counted in ``extra['skipped_frames']``;
+  are not scored (as the script skips them). A driving (ground-truth) frame with no detected face while
+  the generated frame has one makes ``cmp_kp.py`` crash (TypeError): it prints no number for such data.
+  The rule here: that frame is not scored either (as the script does when both have none) and the run
+  goes on, so every number the script prints is unchanged. Both kinds are counted in
+  ``extra['skipped_frames']``, and ``extra['driving_missing_frames']`` counts the driving frames with
+  no detection (0: the value is exactly what ``cmp_kp.py`` prints);
 * **bodies** (``cmp_with_missing.py``): with a joint missing where it is not detected (x = -1 in
   OpenPose's 18 x 2 array), the AKD term is the mean absolute coordinate difference over the joints
   present in both frames (frames with none are not scored) and the MKR term (``extra['mkr']``, missing
   keypoint rate) is the share of the driving frame's joints missing on the generated frame (frames
-  whose driving frame has no joint are not scored).
+  whose driving frame has no joint are not scored, and counted in ``extra['driving_missing_frames']``).
 
 What is measured is per-video sums and counts of the AKD (and MKR) terms; the dataset value follows
 the run's convention (:mod:`bench.metrics.aggregation`): pooled over every scored frame (``fomm``,
@@ -69,21 +73,23 @@ class AKD(Metric):
         self.backend = backend
         self.body = backend in BODY_BACKENDS  # cmp_with_missing.py's joints, else cmp_kp.py's landmarks
         self.detector = detector or build_detector(backend, self.device, weights_dir, allow_download)
-        for name in ("total", "count", "mkr_total", "mkr_count", "skipped_frames"):
+        for name in ("total", "count", "mkr_total", "mkr_count", "skipped_frames", "driving_missing_frames"):
             self.add_state(name, "sum")
 
     @torch.no_grad()
     def update(self, generated: torch.Tensor, target: torch.Tensor, video: str = "") -> None:
         check_pair(generated, target)
         detected = zip(self.detector(to_uint8_images(generated)), self.detector(to_uint8_images(target)))
-        akd, mkr, skipped = [], [], 0
+        akd, mkr, skipped, driving_missing = [], [], 0, 0
         for gen, ref in detected:
             if self.body:
                 k = self.detector.num_keypoints
                 akd_term, mkr_term = body_akd_mkr_terms(as_joints(ref, k), as_joints(gen, k))
                 if mkr_term is not None:
                     mkr.append(mkr_term)
+                driving_missing += mkr_term is None  # no joint on the driving frame
             else:
+                driving_missing += ref is None
                 akd_term = face_akd_term(None if ref is None else ref[0], None if gen is None else gen[0],
                                          on_missing_gt="skip")
             if akd_term is None:
@@ -95,9 +101,11 @@ class AKD(Metric):
         self.accumulate("mkr_total", video, float(np.sum(mkr, dtype=np.float64)))
         self.accumulate("mkr_count", video, len(mkr))
         self.accumulate("skipped_frames", video, skipped)
+        self.accumulate("driving_missing_frames", video, driving_missing)
 
     def compute(self) -> Measurement:
         extra = {"skipped_frames": float(sum(self.skipped_frames.values())),
+                 "driving_missing_frames": float(sum(self.driving_missing_frames.values())),
                  "scored_frames": float(sum(self.count.values()))}
         mkr = {"mkr": VideoSums.from_states(self.mkr_total, self.mkr_count)} if self.body else {}
         return Measurement(self.name, VideoSums.from_states(self.total, self.count), mkr, extra=extra,

@@ -1,7 +1,8 @@
 """Scoring videos made elsewhere against the real videos of the same name (``bench evaluate``).
 
 Generated and real videos may be in any FOMM format (frame folder, mp4, gif, png strip, e.g.
-FOMM's reconstruction output ``<video>.png``, split as pose-evaluation's ``frames2array`` splits it);
+FOMM's reconstruction output ``<video>.png``); generated videos are read as pose-evaluation's ``frames2array``
+reads them (:func:`read_generated`);
 names match once video suffixes are removed
 (``abc.mp4.png`` <-> ``abc.mp4`` <-> folder ``abc``). Pairs whose frame count or frame size
 differ are skipped and reported, never cropped or resized.
@@ -89,10 +90,10 @@ class Evaluation:
 
 def evaluate_folders(real_root: str | Path, generated_dir: str | Path, metrics: dict[str, Metric],
                      sources: dict[str, Path] | None = None, batch_size: int = 16,
-                     progress: Callable[[str], None] | None = None, convention: str = DEFAULT_CONVENTION,
-                     intervals: IntervalSpec | None = None) -> Evaluation:
-    """Update every metric with each (generated, real) pair of videos, one batch at a time; then aggregate
-    by ``convention`` with ``intervals``."""
+                     progress: Callable[[str], None] | None = None, column: int | None = None,
+                     convention: str = DEFAULT_CONVENTION, intervals: IntervalSpec | None = None) -> Evaluation:
+    """Update every metric with each (generated, real) pair of videos, one batch at a time (``column`` as in
+    :func:`read_generated`); then aggregate by ``convention`` with ``intervals``."""
     real = index_videos(real_split_dir(real_root))
     generated = index_videos(Path(generated_dir))
     if not generated:
@@ -104,7 +105,7 @@ def evaluate_folders(real_root: str | Path, generated_dir: str | Path, metrics: 
         gen_frames = real_frames = None
         if reason is None:
             real_frames = read_video(real[key])
-            gen_frames = read_generated(gen_path, real_frames.shape[1:3])
+            gen_frames = read_generated(gen_path, real_frames.shape[1:3], column)
             reason = shape_mismatch(gen_frames, real_frames)
         if reason is not None:
             evaluation.skipped[key] = reason
@@ -121,21 +122,35 @@ def evaluate_folders(real_root: str | Path, generated_dir: str | Path, metrics: 
     return evaluation
 
 
-def read_generated(path: Path, frame_hw: tuple[int, int]) -> np.ndarray:
-    """A generated video as ``T x H x W x 3`` uint8; a ``.png``/``.jpg`` strip (FOMM's reconstruction and
-    animation output) is split as pose-evaluation's ``frames2array(path, True, (W, H), 0)`` splits it, the
-    frame size being the real video's. frames2array's last step, a crop of every frame to width
-    ``image_shape[1]`` (= H), is not applied: it changes non-square frames only (pose-evaluation would cut
-    real and generated frames alike to their height; here they are compared whole)."""
+def read_generated(path: Path, frame_hw: tuple[int, int], column: int | None = None) -> np.ndarray:
+    """A generated video as ``T x H x W x 3`` uint8, read as pose-evaluation's ``frames2array`` reads it
+    (``extract.py --image_shape --column``), for the real video's frame size ``frame_hw`` = (H, W):
+
+    * a ``.png``/``.jpg`` strip (FOMM's reconstruction and animation output, frames side by side) is split into
+      W x H frames, as ``frames2array(path, True, (W, H))`` splits it;
+    * frame folders, gifs and movies are read frame by frame;
+    * with ``column``, every frame is cut to the ``column``-th image of width W side by side (outputs that show
+      e.g. source | driving | prediction): ``video[:, :, W * column : W * (column + 1)]``, frames2array's last
+      step. Without it, frames wider than the real ones are kept (and the pair is reported as mismatched).
+
+    For square frames (every published dataset) this is exactly ``frames2array(path, True, (S, S), column)``.
+    For non-square frames pose-evaluation has no consistent ``image_shape``: a strip splits right only with
+    (W, H), whose last step then cuts every frame to width H; here frames keep their whole width W.
+    """
     if path.is_file() and path.suffix in (".png", ".jpg"):
         import imageio.v2 as imageio
 
         height, width = frame_hw
         try:
-            return split_strip(imageio.imread(path), (width, height))
+            video = split_strip(imageio.imread(path), (width, height))
         except (ValueError, OSError) as exc:  # not an image, or its width is not a multiple of the frames'
             raise DataError(f"cannot split image strip {path} into {width}x{height} frames: {exc}") from None
-    return read_video(path)
+    else:
+        video = read_video(path)
+    if column is None:
+        return video
+    width = frame_hw[1]
+    return video[:, :, width * column:width * (column + 1)]
 
 
 def _pair_problem(key: str, real: dict[str, Path], sources: dict[str, Path]) -> str | None:

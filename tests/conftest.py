@@ -42,9 +42,13 @@ def full_disk(monkeypatch):
 
 @pytest.fixture(scope="module")
 def one_thread():
-    """One intra-op thread for a module: as the official-code fixtures were made (other counts only change
-    float rounding), and small convolutions stay fast on busy shared cores."""
-    threads = torch.get_num_threads()
+    """One intra-op thread and no oneDNN convolutions for a module: as the official-code fixtures were made.
+    Other thread counts only change float rounding; so do oneDNN's fp32 convolution kernels, but by much more on
+    some CPUs (an AVX2 AMD EPYC: the official MRAA code's own training gradients land 1e-2 (relative) away from
+    its fixture with oneDNN, 7e-5 without). Small convolutions also stay fast on busy shared cores."""
+    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
     torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False
     yield
+    torch.backends.mkldnn.enabled = onednn
     torch.set_num_threads(threads)

@@ -1,9 +1,9 @@
-"""Helpers for the FOMM / MRAA tests against ../shared/reference (specs and official-code fixtures)."""
+"""Helpers for the FOMM / MRAA tests against the reference material (specs and official-code fixtures under
+``tests.reference.REFERENCE``: ../shared/reference, or the folder MOTIONBENCH_REFERENCE names)."""
 from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterable, Mapping
 
@@ -12,9 +12,7 @@ from torch import nn
 
 from bench.methods import build_method
 from bench.methods.losses import Vgg19Features
-
-SPECS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "checkpoint-specs"
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fixtures"
+from tests.reference import FIXTURES, SPECS, category, noise_floor, tolerance
 
 
 def spec_names(method: str) -> list[str]:
@@ -22,13 +20,13 @@ def spec_names(method: str) -> list[str]:
     return sorted(p.stem for p in SPECS.glob(f"{method}-*.json")) if SPECS.is_dir() else []
 
 
-def load_spec(shared_dir: Path, stem: str) -> dict[str, Any]:
-    return json.loads((shared_dir / "reference" / "checkpoint-specs" / f"{stem}.json").read_text())
+def load_spec(stem: str) -> dict[str, Any]:
+    return json.loads((SPECS / f"{stem}.json").read_text())
 
 
-def load_fixture(shared_dir: Path, name: str) -> dict[str, Any]:
+def load_fixture(name: str) -> dict[str, Any]:
     # the fixtures are trusted project material written by the official code (plain dicts of tensors)
-    return torch.load(shared_dir / "reference" / "fixtures" / f"{name}.pt", weights_only=False)
+    return torch.load(FIXTURES / f"{name}.pt", weights_only=False)
 
 
 def state_shapes_on_meta(method: str, model_params: dict[str, Any]) -> dict[str, dict[str, list[int]]]:
@@ -77,16 +75,23 @@ def official_losses(train_params: Mapping[str, Any], **extra: Any) -> dict[str, 
             "pretrained_vgg": False, **extra}
 
 
-def noise_floor(name: str, key: str) -> float:
-    """The fixture README's measured float-noise floor of one output (0 when not listed)."""
-    floors = json.loads((FIXTURES / "noise_floors.json").read_text())
-    return floors[f"shared/{name}.pt"].get(key, 0.0)
+def assert_within_tolerance(name: str, errors: dict[str, float]) -> None:
+    """Every max |diff| of ``errors`` (keys like ``kp_source.value``) within the fixture README's tolerance of
+    its output category for fixture ``name`` (:func:`tests.reference.tolerance`)."""
+    over = {k: v for k, v in errors.items() if v > tolerance(name, category(k.replace(".", "/")))}
+    assert not over, f"{name}: over tolerance: {over}"
+
+
+def buffer_atol(name: str, key: str, strict: float = 1e-5) -> float:
+    """``strict`` for BatchNorm / spectral-norm buffers where the official code's own noise allows it, else
+    10 x its floor."""
+    return max(strict, 10 * noise_floor(name, key))
 
 
 def loss_atol(name: str, term: str) -> float:
     """1e-5 for a loss term where the official code's own noise allows it, else the README's
     suggestion ``max(1e-4, 10 x floor)``."""
-    floor = noise_floor(name, f"loss/{term}")
+    floor = max(noise_floor(name, f"loss/{term}"), noise_floor(name, term))  # loss/<term>, loss_total_generator
     return 1e-5 if floor <= 1e-5 / 3 else max(1e-4, 10 * floor)
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from bench.cli import main
 from bench.metrics.evaluation import video_key
+from tests.reference import pose_evaluation_folders
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
@@ -105,6 +106,26 @@ def test_evaluate_identity_against_sources_with_dlib(tmp_path, capsys):
     assert per_video["a"] > per_video["b"]
 
 
+def test_evaluate_column_scores_one_image_of_side_by_side_outputs(tmp_path, capsys):
+    """Generated frame folders of source | prediction | driving (non-square frames): --column 1 scores the
+    prediction, as extract.py --column 1; without it the wider frames are reported and skipped."""
+    rng = np.random.default_rng(0)
+    real = rng.integers(0, 256, (3, 24, 40, 3), dtype=np.uint8)
+    (tmp_path / "real" / "v").mkdir(parents=True)
+    (tmp_path / "gen" / "v").mkdir(parents=True)
+    for i, frame in enumerate(real):
+        Image.fromarray(frame).save(tmp_path / "real" / "v" / f"{i:03d}.png")
+        side_by_side = np.concatenate([255 - frame, frame, frame // 2], axis=1)
+        Image.fromarray(side_by_side).save(tmp_path / "gen" / "v" / f"{i:03d}.png")
+    args = ["evaluate", "--real", str(tmp_path / "real"), "--generated", str(tmp_path / "gen"), "--metrics", "l1",
+            "--device", "cpu"]
+    assert main(args + ["--column", "1", "--out", str(tmp_path / "o1")]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "o1" / "summary.json").read_text())["means"]["l1"] == 0.0
+    assert main(args + ["--out", str(tmp_path / "o")]) == 0
+    assert "120x24" in json.loads((tmp_path / "o" / "summary.json").read_text())["skipped"]["v"]
+    assert main(args + ["--column", "-1", "--out", str(tmp_path / "o")]) == 2
+
+
 def test_evaluate_user_errors_are_one_line(tmp_path, capsys):
     assert main(["evaluate", "--real", str(tmp_path / "missing"), "--generated", str(tmp_path), "--metrics", "l1",
                  "--out", str(tmp_path / "o")]) == 2
@@ -186,19 +207,29 @@ def test_animation_fid_of_bench_evaluate_with_sources_equals_bench_run(tmp_path,
     assert evaluated["means"]["fid"] == pytest.approx(report.results["fid"].value, rel=1e-6)
 
 
-@pytest.mark.parametrize("case", ["strip", "strip_rgba", "strip_nonsquare_shape_WH"])
-def test_generated_strips_are_split_as_frames2array_splits_them(case):
-    """pose-evaluation's frames2array outputs (../shared fixtures) on FOMM-format png strips."""
+def _video_cases() -> list[tuple[Path, dict]]:
+    """frames2array fixture cases that read a video right (the output equals its source frames)."""
+    return [(folder, case) for folder in pose_evaluation_folders("frames2array_cases.json")
+            for case in json.loads((folder / "frames2array_cases.json").read_text())["cases"]
+            if case["call"]["is_video"] and case["result"].get("equals_source_frames")]
+
+
+@pytest.mark.parametrize("item", _video_cases(), ids=lambda item: f"{item[0].parent.name}:{item[1]['case']}")
+def test_generated_videos_are_read_as_frames2array_reads_them(item):
+    """pose-evaluation's frames2array outputs (../shared and local fixtures) on every video kind: strips split
+    into frames of the real size; folders and gifs read whole, or cut to a column of the real width."""
     from bench.metrics.evaluation import read_generated
 
-    fixtures = REAL.parent.parent / "reference" / "pose-evaluation"
-    if not fixtures.is_dir():
-        pytest.skip(f"pose-evaluation fixtures not found at {fixtures}")
-    calls = {c["case"]: c["call"] for c in json.loads((fixtures / "frames2array_cases.json").read_text())["cases"]}
-    call = calls[case]
-    width, height = call["image_shape"]
-    with np.load(fixtures / "frames2array_cases.npz") as data:
-        expected = data[f"{case}::output"]
-    got = read_generated(fixtures / call["file"], (height, width))
-    # frames2array then crops every frame to width image_shape[1]; with square frames that is a no-op
-    assert np.array_equal(got[:, :, :height], expected) and got.shape[2] == width
+    folder, case = item
+    call = case["call"]
+    with np.load(folder / "frames2array_cases.npz") as data:
+        expected = data[f"{case['case']}::output"]
+    path = folder / call["file"]
+    if path.is_file() and path.suffix in (".png", ".jpg"):
+        width, height = call["image_shape"]  # a strip splits right with (W, H) ...
+        got = read_generated(path, (height, width))
+        assert got.shape[1:3] == (height, width)
+        np.testing.assert_array_equal(got[:, :, :height], expected)  # ... and frames2array then cuts to width H
+    else:
+        got = read_generated(path, expected.shape[1:3], column=call["column"])
+        np.testing.assert_array_equal(got, expected)

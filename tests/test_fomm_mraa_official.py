@@ -9,6 +9,7 @@ from bench.errors import UserError
 from bench.methods import from_official
 from bench.methods.official import CheckpointError
 from tests.fomm_mraa_reference import load_fixture
+from tests.reference import tolerance
 
 
 class NotATensor:
@@ -17,7 +18,7 @@ class NotATensor:
 
 @pytest.fixture
 def mraa_fixture(shared_dir):
-    return load_fixture(shared_dir, "mraa-face")
+    return load_fixture("mraa-face")
 
 
 def test_loads_from_a_dict_and_from_a_file_identically_in_eval_mode(mraa_fixture, tmp_path):
@@ -32,7 +33,7 @@ def test_loads_from_a_dict_and_from_a_file_identically_in_eval_mode(mraa_fixture
         a = from_dict.generate(fx["inputs"]["source"], fx["inputs"]["driving"])
         b = from_file.generate(fx["inputs"]["source"], fx["inputs"]["driving"])
     assert torch.equal(a, b)
-    torch.testing.assert_close(a, fx["outputs"]["prediction"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(a, fx["outputs"]["prediction"], atol=tolerance("mraa-face", "images"), rtol=0)
 
 
 def test_pickled_objects_need_trusted(mraa_fixture, tmp_path):
@@ -45,7 +46,7 @@ def test_pickled_objects_need_trusted(mraa_fixture, tmp_path):
 
 
 def test_mismatched_checkpoint_is_one_line_naming_keys(shared_dir):
-    face, body = load_fixture(shared_dir, "fomm-face"), load_fixture(shared_dir, "fomm-body")
+    face, body = load_fixture("fomm-face"), load_fixture("fomm-body")
     with pytest.raises(UserError) as err:  # 4 keypoints in the file, 5 in the config
         from_official("fomm", face["model_params"], body["state_dict"])
     message = str(err.value)
@@ -65,7 +66,7 @@ def test_corrupt_file_is_a_user_error(tmp_path, shared_dir):
     path = tmp_path / "broken.pth.tar"
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="cannot read checkpoint"):
-        from_official("fomm", load_fixture(shared_dir, "fomm-face")["model_params"], path)
+        from_official("fomm", load_fixture("fomm-face")["model_params"], path)
 
 
 def test_methods_list_counts_parameters_of_the_dataset_preset(capsys):

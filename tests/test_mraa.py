@@ -11,14 +11,16 @@ from bench.methods import build_method, from_official
 from bench.methods.mraa import animation_region_params
 from bench.methods.mraa.networks import covariance_sqrt, revert_axis_swap
 from bench.methods.presets import load_model_params
-from tests.fomm_mraa_reference import load_fixture, load_spec, max_errors, spec_names, state_shapes_on_meta
+from tests.fomm_mraa_reference import (assert_within_tolerance, load_fixture, load_spec, max_errors, spec_names,
+                                       state_shapes_on_meta)
+from tests.reference import FIXTURES, tolerance
 
 PRESET_OF_SPEC = {"mraa-vox256": "vox", "mraa-taichi256": "taichi", "mraa-ted384": "ted", "mraa-mgif256": "mgif"}
 
 
 @pytest.mark.parametrize("stem", spec_names("mraa") or ["mraa-vox256"])
 def test_official_config_builds_exactly_the_checkpoint_keys_and_shapes(shared_dir, stem):
-    spec = load_spec(shared_dir, stem)
+    spec = load_spec(stem)
     got = state_shapes_on_meta("mraa", spec["model_params"])
     assert set(got) == set(spec["state_dict_shapes"])
     for net, expected in spec["state_dict_shapes"].items():
@@ -27,27 +29,26 @@ def test_official_config_builds_exactly_the_checkpoint_keys_and_shapes(shared_di
 
 def test_shipped_presets_equal_the_official_model_params(shared_dir):
     for stem in spec_names("mraa"):
-        assert load_model_params("mraa", PRESET_OF_SPEC[stem]) == load_spec(shared_dir, stem)["model_params"]
+        assert load_model_params("mraa", PRESET_OF_SPEC[stem]) == load_spec(stem)["model_params"]
 
 
 @pytest.mark.parametrize("name", ["mraa-face", "mraa-body"])
 def test_reproduces_the_official_forward_pass(shared_dir, name):
-    fx = load_fixture(shared_dir, name)
+    fx = load_fixture(name)
     model = from_official("mraa", fx["model_params"], fx["state_dict"])
     with torch.no_grad():
         got = model.forward_details(fx["inputs"]["source"], fx["inputs"]["driving"], with_avd=True)
     errors = max_errors(got, fx["outputs"])
     assert {"source_region_params.affine", "driving_region_params.covar", "bg_params", "avd_region_params.shift",
             "prediction", "occlusion_map", "deformed"} <= set(errors)
-    assert max(errors.values()) < 1e-4, errors
+    assert_within_tolerance(name, errors)
 
 
 @pytest.fixture(scope="module")
 def body_model():
-    from tests.conftest import SHARED
-    if not SHARED.is_dir():
-        pytest.skip(f"shared test material not found at {SHARED}")
-    fx = load_fixture(SHARED, "mraa-body")
+    if not FIXTURES.is_dir():
+        pytest.skip(f"reference fixtures not found at {FIXTURES}")
+    fx = load_fixture("mraa-body")
     return from_official("mraa", fx["model_params"], fx["state_dict"]), fx
 
 
@@ -78,7 +79,8 @@ def test_relative_mode_with_driving_equal_to_initial_keeps_source_regions(body_m
         torch.testing.assert_close(new["affine"], src["affine"], atol=1e-5, rtol=1e-4)
         assert animation_region_params(src, drv, drv, mode="standard")["shift"] is drv["shift"]
         avd = animation_region_params(src, drv, drv, mode="avd", avd_network=model.avd_network)
-        torch.testing.assert_close(avd["shift"], fx["outputs"]["avd_region_params"]["shift"], atol=1e-4, rtol=0)
+        torch.testing.assert_close(avd["shift"], fx["outputs"]["avd_region_params"]["shift"],
+                                   atol=tolerance("mraa-body", "values"), rtol=0)
 
 
 def test_animation_modes_select_what_the_generator_gets(body_model):
@@ -123,14 +125,14 @@ def test_config_errors_name_the_key():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_reproduces_the_official_forward_pass_on_cuda(shared_dir, monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
-    fx = load_fixture(shared_dir, "mraa-face")
+    fx = load_fixture("mraa-face")
     model = from_official("mraa", fx["model_params"], fx["state_dict"]).cuda()
     source, driving = fx["inputs"]["source"].cuda(), fx["inputs"]["driving"].cuda()
     with torch.no_grad():
         got = model.forward_details(source, driving, with_avd=True)
         animated = model.animate(source, driving, source)
     errors = max_errors({k: got[k] for k in fx["outputs"]}, fx["outputs"])
-    assert max(errors.values()) < 1e-4, errors
+    assert_within_tolerance("mraa-face", errors)
     assert animated.is_cuda and torch.isfinite(animated).all()
 
 
@@ -146,5 +148,5 @@ def test_the_avd_stage_flag_is_in_the_state_and_official_checkpoints_set_it(shar
     older = {k: v for k, v in model.state_dict().items() if k != "trained_avd"}  # written before the stage existed
     fresh.load_state_dict(older)
     assert not fresh.stage_trained("avd")
-    fx = load_fixture(shared_dir, "mraa-face")
+    fx = load_fixture("mraa-face")
     assert from_official("mraa", fx["model_params"], fx["state_dict"]).stage_trained("avd")

@@ -4,7 +4,8 @@ One official training step of FOMM without and with its adversarial loss (``trai
 ``modules/model.py`` ``GeneratorFullModel`` / ``DiscriminatorFullModel``) and of MRAA, MRAA's AVD stage
 (``train_avd.py``) and the animation modes (FOMM ``normalize_kp``, MRAA ``relative`` / ``avd`` /
 ``standard``): losses, gradients of every network, intermediates and buffers, with the stored random
-transform / scale fed in. Expected values and tolerances come from the fixture files.
+transform / scale fed in. Expected values and tolerances come from the fixture files (the README's rule on
+noise_floors.json, tests.reference.tolerance).
 """
 from __future__ import annotations
 
@@ -19,13 +20,12 @@ from bench.methods.fomm.animation import movement_scale
 from bench.methods.losses import RandomTransform
 from bench.methods.mraa import animation_region_params
 from bench.methods.mraa.config import AVDTrainOptions
-from tests.fomm_mraa_reference import (fixture_weights, load_fixture, load_networks, load_vgg19_trunk, loss_atol,
-                                       max_errors, noise_floor, official_losses, relative_grad_error)
+from tests.fomm_mraa_reference import (buffer_atol, fixture_weights, load_fixture, load_networks, load_vgg19_trunk,
+                                       loss_atol, max_errors, noise_floor, official_losses, relative_grad_error)
+from tests.reference import tolerance
 
 #: the bound on ||g - g_ref|| / ||g_ref|| per network where the official code's own noise allows it
 GRAD_RTOL = 1e-4
-#: keypoints, region parameters, discriminator maps (README: 1e-4 for every fixture)
-VALUE_ATOL = 1e-4
 
 
 def grad_rtol(name: str, net: str) -> float:
@@ -34,18 +34,7 @@ def grad_rtol(name: str, net: str) -> float:
     return max(GRAD_RTOL, 3 * noise_floor(name, f"grads/{net}: ||diff||/||grad||"))
 
 
-def image_atol(name: str, key: str) -> float:
-    """README's ``max(1e-4, 10 x floor)`` for images (predictions, deformed frames)."""
-    return max(1e-4, 10 * noise_floor(name, key))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The fixtures were made with one thread (other thread counts only change float rounding)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # as the official-code fixtures were made
 
 
 def stored_transform(monkeypatch, fx) -> None:
@@ -71,12 +60,12 @@ def assert_losses(name, got, expected):
         assert abs(got[term].item() - value.item()) <= loss_atol(name, term), (term, got[term].item(), value.item())
 
 
-def assert_running_stats(module, expected):
+def assert_running_stats(module, expected, atol):
     """BatchNorm running statistics (the official SynchronizedBatchNorm2d never counts
     ``num_batches_tracked``; with a fixed momentum the count changes nothing)."""
     state = module.state_dict()
     stats = {k: v for k, v in expected.items() if not k.endswith("num_batches_tracked")}
-    assert stats and max((state[k] - v).abs().max().item() for k, v in stats.items()) < 1e-5
+    assert stats and max((state[k] - v).abs().max().item() for k, v in stats.items()) < atol
 
 
 @pytest.fixture
@@ -84,7 +73,7 @@ def fomm_step(shared_dir, monkeypatch):
     """FOMM with a fixture's weights in train mode, its transform fed in; records the discriminator calls."""
 
     def make(name):
-        fx = load_fixture(shared_dir, name)
+        fx = load_fixture(name)
         params = {**fx["model_params"], "losses": official_losses(fx["train_params"])}
         model = with_fixture_vgg(build_method("fomm", params), fx)
         load_networks(model, fx["state_dict"])
@@ -113,15 +102,16 @@ def test_fomm_training_step_matches_the_official_one(fomm_step, name):
     for net in ("kp_detector", "generator"):
         error = relative_grad_error(getattr(model, net).named_parameters(), out["grads"][net])
         assert error < grad_rtol(name, net), (net, error)
-        assert_running_stats(getattr(model, net), out["buffers_after_generator_step"][net])
+        assert_running_stats(getattr(model, net), out["buffers_after_generator_step"][net],
+                             buffer_atol(name, "buffers_after_generator_step"))
     with torch.no_grad():  # train mode again: the same batch statistics
         details = model.forward_details(batch["source"], batch["driving"])
     expected = {k: out["intermediates"][k] for k in ("kp_source", "kp_driving", "occlusion_map", "mask",
                                                        "sparse_deformed")}
     errors = max_errors({k: details[k] for k in expected}, expected)
-    assert max(errors.values()) < VALUE_ATOL, errors
+    assert max(errors.values()) < tolerance(name, "values"), errors
     for key in ("prediction", "deformed"):
-        assert (details[key] - out["intermediates"][key]).abs().max() < image_atol(name, f"intermediates/{key}"), key
+        assert (details[key] - out["intermediates"][key]).abs().max() < tolerance(name, "images"), key
     if model.discriminator is None:
         assert "disc_gan" not in losses and model.adversary() is None
         return
@@ -139,15 +129,17 @@ def test_fomm_training_step_matches_the_official_one(fomm_step, name):
             got["feature_maps_1"] = dict(enumerate(result.features))
             expected = {**expected, "feature_maps_1": dict(enumerate(expected["feature_maps_1"]))}
         errors = max_errors(got, expected)
-        assert max(errors.values()) < VALUE_ATOL, (key, errors)
-    for (_, buffers), expected in ((calls[1], out["buffers_after_generator_step"]["discriminator"]),
-                                   (calls[3], d_step["buffers_after_d_step"])):
-        assert max((buffers[k] - v).abs().max().item() for k, v in expected.items()) < 1e-6
+        assert max(errors.values()) < tolerance(name, "values"), (key, errors)
+    for (_, buffers), expected, floor_key in ((calls[1], out["buffers_after_generator_step"]["discriminator"],
+                                               "buffers_after_generator_step"),
+                                              (calls[3], d_step["buffers_after_d_step"], "buffers_after_d_step")):
+        atol = buffer_atol(name, floor_key, strict=1e-6)
+        assert max((buffers[k] - v).abs().max().item() for k, v in expected.items()) < atol
 
 
 def test_mraa_training_step_matches_the_official_one(shared_dir, monkeypatch):
     name = "mraa-losses-body"
-    fx = load_fixture(shared_dir, name)
+    fx = load_fixture(name)
     model = build_method("mraa", {**fx["model_params"], "losses": official_losses(fx["train_params"])})
     with_fixture_vgg(model, fx)
     load_networks(model, fx["state_dict"])
@@ -160,12 +152,12 @@ def test_mraa_training_step_matches_the_official_one(shared_dir, monkeypatch):
     for net in ("generator", "region_predictor", "bg_predictor"):
         error = relative_grad_error(getattr(model, net).named_parameters(), out["grads"][net])
         assert error < grad_rtol(name, net), (net, error)
-        assert_running_stats(getattr(model, net), out["buffers_after_step"][net])
+        assert_running_stats(getattr(model, net), out["buffers_after_step"][net], buffer_atol(name, "buffers_after_step"))
 
 
 @pytest.fixture
 def avd_fixture(shared_dir):
-    fx = load_fixture(shared_dir, "mraa-avd-face")
+    fx = load_fixture("mraa-avd-face")
     model = build_method("mraa", fx["model_params"])
     load_networks(model, fx["state_dict"])
     return fx, model
@@ -194,8 +186,8 @@ def test_mraa_avd_stage_matches_official_train_avd(avd_fixture, monkeypatch):
     got = {"regions_params_id": regions[0], "regions_params_pose_gt": regions[1], "regions_params_pose": pose,
            "rec": rebuilt}
     errors = max_errors(got, {k: out[k] for k in got})
-    assert max(errors.values()) < 2e-4, errors  # README: region parameters 2e-4 for this fixture
-    assert_running_stats(model.avd_network, out["avd_bn_buffers_after"])
+    assert max(errors.values()) < tolerance("mraa-avd-face", "values"), errors
+    assert_running_stats(model.avd_network, out["avd_bn_buffers_after"], buffer_atol("mraa-avd-face", "avd_bn_buffers"))
 
 
 @pytest.mark.parametrize("mode", ["relative", "avd", "standard"])
@@ -215,8 +207,8 @@ def test_mraa_animation_modes_match_official_demo(avd_fixture, mode):
         animated = model.animate(source, video, initial)
     expected = out[mode]
     errors = max_errors({k: new[k] for k in expected["new_region_params"]}, expected["new_region_params"])
-    assert max(errors.values()) < 2e-4, errors
-    atol = image_atol("mraa-avd-face", f"animation/{mode}/prediction")
+    assert max(errors.values()) < tolerance("mraa-avd-face", "values"), errors
+    atol = tolerance("mraa-avd-face", "images")
     for key in ("prediction", "deformed", "occlusion_map"):
         assert (generated[key] - expected[key]).abs().max() < atol, key
     torch.testing.assert_close(animated, generated["prediction"], atol=0, rtol=0)
@@ -237,7 +229,7 @@ def test_mraa_animation_defaults_to_avd_once_the_avd_network_is_trained(avd_fixt
 
 @pytest.fixture
 def fomm_animation(shared_dir):
-    fx = load_fixture(shared_dir, "fomm-animation-face")
+    fx = load_fixture("fomm-animation-face")
 
     def model(**animation):
         return from_official("fomm", {**fx["model_params"], "animation": animation}, fx["state_dict"])
@@ -255,15 +247,16 @@ def test_fomm_normalize_kp_matches_official_in_all_four_combinations(fomm_animat
         kp_driving = model.kp_detector(inputs["driving_video"])
     got = {"kp_source": kp_source, "kp_driving_initial": kp_initial, "kp_driving": kp_driving}
     errors = max_errors(got, {k: out[k] for k in got})
-    assert max(errors.values()) < VALUE_ATOL, errors
+    atol = tolerance("fomm-animation-face", "values")
+    assert max(errors.values()) < atol, errors
     scale = movement_scale(kp_source["value"], kp_initial["value"]).item()
-    assert scale == pytest.approx(out["adapt_movement_scale_value"], abs=VALUE_ATOL)
+    assert scale == pytest.approx(out["adapt_movement_scale_value"], abs=atol)
     for key, expected in out["kp_norm"].items():
         flags = dict(item.split("=") for item in key.split(","))
         got = normalize_kp(kp_source, kp_driving, kp_initial, adapt_movement_scale=flags["adapt_movement_scale"] == "True",
                            use_relative_movement=True, use_relative_jacobian=flags["use_relative_jacobian"] == "True")
         errors = max_errors(got, expected)
-        assert max(errors.values()) < VALUE_ATOL, (key, errors)
+        assert max(errors.values()) < atol, (key, errors)
 
 
 def test_fomm_animation_defaults_are_the_official_yamls_and_predictions_match(fomm_animation):
@@ -277,5 +270,5 @@ def test_fomm_animation_defaults_are_the_official_yamls_and_predictions_match(fo
     for key, animation in cases.items():
         with torch.no_grad():
             got = make(**animation).animate(inputs["source"], inputs["driving_video"], inputs["driving_initial"])
-        atol = image_atol("fomm-animation-face", f"prediction/{key}")
+        atol = tolerance("fomm-animation-face", "images")
         assert (got - out[key]).abs().max() < atol, key

@@ -1,7 +1,8 @@
 """bench.metrics.openpose against the pose-evaluation fixtures (../shared/reference/pose-evaluation).
 
 The fixtures come from running the unmodified official extract.py::extract_body_pose (rtpose_vgg with
-random recipe weights, see the fixture README §2.2 / §2.3).
+random recipe weights, see the fixture README §2.2 / §2.3). Frames, cases, weight recipe parameters and
+shapes come from the fixture files.
 """
 from __future__ import annotations
 
@@ -16,9 +17,20 @@ import torch
 
 from bench.errors import MissingWeightsError
 from bench.metrics import openpose as op
+from tests.reference import POSE_EVALUATION
 
-REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "pose-evaluation"
-FRAMES = (0, 1)
+REF = POSE_EVALUATION
+#: README §2.2: a float64 forward differs from the stored float32 raw outputs by <= 1.2e-6 ("atol~1e-5")
+RAW_ATOL = 1e-5
+
+
+def _json(name: str) -> dict:
+    path = REF / name
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+FRAMES = [frame["index"] for frame in _json("body_pose_real_frames.json").get("frames", [])]
+SYNTHETIC_CASES = [case["case"] for case in _json("body_pose_decode_synthetic.json").get("cases", [])]
 
 
 def _sha(a: np.ndarray) -> str:
@@ -58,7 +70,6 @@ def recipe(ref: Path):  # noqa: ANN201 - a module loaded by path
 @pytest.fixture(scope="module")
 def recipe_weights(spec: dict, real_meta: dict, recipe) -> dict[str, np.ndarray]:
     w = real_meta["weights"]
-    assert (w["final_gain"], w["bias_std"]) == (0.45, 0.02)
     return recipe.rtpose_weights(spec, w["seed"], final_gain=w["final_gain"], bias_std=w["bias_std"])
 
 
@@ -74,7 +85,7 @@ def model(recipe_weights: dict[str, np.ndarray]) -> op.RtPoseVGG:
 def test_state_dict_matches_spec(spec: dict) -> None:
     state = op.RtPoseVGG().state_dict()
     expected = {e["key"]: tuple(e["shape"]) for e in spec["state_dict"]}
-    assert len(state) == spec["num_tensors"] == 184
+    assert len(state) == spec["num_tensors"]
     assert set(state) == set(expected)
     assert {k: tuple(v.shape) for k, v in state.items()} == expected
     assert list(state) == [e["key"] for e in spec["state_dict"]]  # official order too
@@ -86,26 +97,23 @@ def test_recipe_weights_match_fixture_digests(recipe_weights: dict, real_meta: d
     assert {k: recipe.sha256(v) for k, v in recipe_weights.items()} == digests
 
 
-def _forward_case(model: op.RtPoseVGG, real: dict, frame: int, view: str) -> tuple[float, float]:
+def _forward_case(model: op.RtPoseVGG, real: dict, real_meta: dict, frame: int, view: str) -> None:
     x = op.rtpose_preprocess(real[f"f{frame}_crop_bgr_{view}"])[None]
-    assert x.shape == (1, 3, 368, 368) and x.dtype == np.float32
+    assert list(x.shape) == real_meta["frames"][frame]["model_input_shape"] and x.dtype == np.float32
     paf, heat = op.run_network(model, x)
-    assert paf.shape == (1, 46, 46, 38) and heat.shape == (1, 46, 46, 19)
-    d_paf = float(np.abs(paf[0] - real[f"f{frame}_raw_paf_{view}"]).max())
-    d_heat = float(np.abs(heat[0] - real[f"f{frame}_raw_heat_{view}"]).max())
-    np.testing.assert_allclose(paf[0], real[f"f{frame}_raw_paf_{view}"], rtol=0, atol=1e-5)
-    np.testing.assert_allclose(heat[0], real[f"f{frame}_raw_heat_{view}"], rtol=0, atol=1e-5)
-    return d_paf, d_heat
+    np.testing.assert_allclose(paf[0], real[f"f{frame}_raw_paf_{view}"], rtol=0, atol=RAW_ATOL)
+    np.testing.assert_allclose(heat[0], real[f"f{frame}_raw_heat_{view}"], rtol=0, atol=RAW_ATOL)
 
 
-def test_forward_matches_stored_raw_outputs_one_crop(model: op.RtPoseVGG, real: dict) -> None:
-    _forward_case(model, real, 0, "orig")
+def test_forward_matches_stored_raw_outputs_one_crop(model: op.RtPoseVGG, real: dict, real_meta: dict) -> None:
+    _forward_case(model, real, real_meta, FRAMES[0], "orig")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("frame", "view"), [(0, "flip"), (1, "orig"), (1, "flip")])
-def test_forward_matches_stored_raw_outputs(model: op.RtPoseVGG, real: dict, frame: int, view: str) -> None:
-    _forward_case(model, real, frame, view)
+@pytest.mark.parametrize(("frame", "view"), [(f, v) for f in FRAMES for v in ("orig", "flip")][1:])
+def test_forward_matches_stored_raw_outputs(model: op.RtPoseVGG, real: dict, real_meta: dict, frame: int,
+                                            view: str) -> None:
+    _forward_case(model, real, real_meta, frame, view)
 
 
 # ------------------------------------------------------------------------------------- preprocessing, maps
@@ -114,10 +122,11 @@ def test_forward_matches_stored_raw_outputs(model: op.RtPoseVGG, real: dict, fra
 def test_multiplier_and_crops_match_fixture(real: dict, frame: int) -> None:
     bgr = real[f"f{frame}_rgb"][..., ::-1]
     multiplier = op.get_multiplier(bgr)
-    assert multiplier == list(real[f"f{frame}_multiplier"]) == [1.4375]
+    assert multiplier == list(real[f"f{frame}_multiplier"])
     for view, image in (("orig", bgr), ("flip", bgr[:, ::-1])):
         crop, scale, real_shape = op.crop_with_factor(image, multiplier[0] * image.shape[0])
-        assert crop.dtype == np.uint8 and real_shape == (368, 368, 3) and scale == 1.4375
+        assert crop.dtype == np.uint8 and scale == multiplier[0] and crop.shape[:2] == tuple(8 * -(-n // 8)
+                                                                                            for n in real_shape[:2])
         np.testing.assert_array_equal(crop, real[f"f{frame}_crop_bgr_{view}"])
 
 
@@ -131,12 +140,15 @@ def test_crop_with_factor_pads_to_multiple_of_8() -> None:
 @pytest.mark.parametrize("frame", FRAMES)
 def test_resize_flip_average_matches_fixture(real: dict, real_meta: dict, frame: int) -> None:
     meta = real_meta["frames"][frame]
+    image_hw = real[f"f{frame}_rgb"].shape[:2]
+    crop, _, resized = op.crop_with_factor(real[f"f{frame}_rgb"], meta["multiplier"][0] * image_hw[0])
+    crop, resized = crop.shape[:2], resized[:2]  # the padded crop and the size before padding
     maps = {}
     for view in ("orig", "flip"):
-        paf = op.resize_map(real[f"f{frame}_raw_paf_{view}"], (368, 368), (368, 368), (256, 256))
-        heat = op.resize_map(real[f"f{frame}_raw_heat_{view}"], (368, 368), (368, 368), (256, 256))
-        assert paf.dtype == heat.dtype == np.float32 and paf.shape == (256, 256, 38)
-        maps[view] = (np.zeros((256, 256, 38)) + paf / 1, np.zeros((256, 256, 19)) + heat / 1)
+        paf = op.resize_map(real[f"f{frame}_raw_paf_{view}"], crop, resized, image_hw)
+        heat = op.resize_map(real[f"f{frame}_raw_heat_{view}"], crop, resized, image_hw)
+        assert paf.dtype == heat.dtype == np.float32 and paf.shape == real[f"f{frame}_paf_f32"].shape
+        maps[view] = (np.zeros(paf.shape) + paf / 1, np.zeros(heat.shape) + heat / 1)
     assert _sha(maps["orig"][0]) == meta["sha256_f64_paf_orig"]
     assert _sha(maps["orig"][1]) == meta["sha256_f64_heat_orig"]
     paf, heat = op.handle_paf_and_heat(maps["orig"][1], maps["flip"][1], maps["orig"][0], maps["flip"][0])
@@ -157,25 +169,34 @@ def test_handle_paf_and_heat_unit_case(ref: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ decode_pose
 
+def assert_persons_equal(persons: np.ndarray, expected: np.ndarray) -> None:
+    """Joint ids and counts exactly; each person's score (column 18, sums of float64 PAF dot products) to a few
+    ulps: the official post.py itself gives 1-ulp differences from the stored scores on some CPUs (numpy's
+    SIMD dot), and ours is bit-identical to it on the same machine."""
+    assert persons.shape == expected.shape
+    np.testing.assert_array_equal(np.delete(persons, -2, axis=1), np.delete(expected, -2, axis=1))
+    np.testing.assert_allclose(persons[:, -2], expected[:, -2], rtol=1e-14, atol=0)
+
+
 @pytest.mark.parametrize("frame", FRAMES)
 def test_decode_pose_real_frames_exact(real: dict, frame: int) -> None:
     heat = real[f"f{frame}_heat_f32"].astype(np.float64)
     paf = real[f"f{frame}_paf_f32"].astype(np.float64)
-    joint_list, persons = op.decode_pose(heat, paf, (256, 256))
+    joint_list, persons = op.decode_pose(heat, paf, real[f"f{frame}_rgb"].shape[:2])
     np.testing.assert_array_equal(joint_list, real[f"f{frame}_joint_list"])
-    np.testing.assert_array_equal(persons, real[f"f{frame}_person_to_joint_assoc"])
+    assert_persons_equal(persons, real[f"f{frame}_person_to_joint_assoc"])
     points = op.joints18(joint_list)
     assert points.dtype == np.float64
     np.testing.assert_array_equal(points, real[f"f{frame}_joints18_from_f32"])
     np.testing.assert_array_equal(points, real[f"f{frame}_joints18"])
 
 
-@pytest.mark.parametrize("case", ["two_people", "empty"])
+@pytest.mark.parametrize("case", SYNTHETIC_CASES)
 def test_decode_pose_synthetic_exact(ref: Path, case: str) -> None:
     data = np.load(ref / "body_pose_decode_synthetic.npz")
     joint_list, persons = op.decode_pose(data[f"{case}__heat"], data[f"{case}__paf"], tuple(data[f"{case}__image_hw"]))
     np.testing.assert_array_equal(joint_list, data[f"{case}__joint_list"])
-    np.testing.assert_array_equal(persons, data[f"{case}__person_to_joint_assoc"])
+    assert_persons_equal(persons, data[f"{case}__person_to_joint_assoc"])
     np.testing.assert_array_equal(op.joints18(joint_list), data[f"{case}__joints18"])
 
 

@@ -1,8 +1,11 @@
 """bench.metrics.pose_evaluation against the official cmp*.py / frames2array fixtures
-(shared/reference/pose-evaluation, §1.4, §1.5, §2.5, §2.6).
+(shared/reference/pose-evaluation, §1.4, §1.5, §2.5, §2.6, and tests/fixtures/pose-evaluation: other frame
+shapes and cases, made with the same official code).
 
 The official DataFrames are rebuilt from cmp_cases.npz (value None where ``*_none`` is True), paired with
-pair_rows, the per-frame terms pooled, and the printed text compared character for character.
+pair_rows, the per-frame terms pooled, and the printed text compared character for character; where the
+official script crashed, the same exception is expected. Every case, shape and expected value comes from the
+fixture files.
 """
 from __future__ import annotations
 
@@ -16,13 +19,21 @@ import numpy as np
 import pytest
 
 from bench.metrics import pose_evaluation as pe
+from tests.reference import POSE_EVALUATION, REPO, pose_evaluation_folders
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-REF = SHARED / "reference" / "pose-evaluation"
-REAL_FACE = SHARED / "data" / "real" / "face" / "test" / "tpsdemo#000000#000039.mp4"
 
-needs_ref = pytest.mark.skipif(not (REF / "cmp_cases.json").is_file(),
-                               reason=f"pose-evaluation reference fixtures not found under {REF}")
+def _label(folder: Path) -> str:
+    return "shared" if folder == POSE_EVALUATION else "local"
+
+
+def _cases(file_name: str) -> list[tuple[Path, dict]]:
+    """``(folder, case)`` for every case of ``file_name`` in every fixture folder."""
+    return [(folder, case) for folder in pose_evaluation_folders(file_name)
+            for case in json.loads((folder / file_name).read_text())["cases"]]
+
+
+def _case_id(item: tuple[Path, dict]) -> str:
+    return f"{_label(item[0])}:{item[1]['case']}"
 
 
 # --------------------------------------------------------------------------- the three scripts, restated
@@ -44,14 +55,8 @@ def run_cmp(gt_rows, gen_rows) -> str:
 SCRIPTS = {"cmp_kp.py": run_cmp_kp, "cmp_with_missing.py": run_cmp_with_missing, "cmp.py": run_cmp}
 
 
-def _cmp_cases() -> list[dict]:
-    if not (REF / "cmp_cases.json").is_file():
-        return []
-    return json.loads((REF / "cmp_cases.json").read_text())["cases"]
-
-
 def _rows(z, case: dict, side: str) -> list[tuple]:
-    """The official DataFrame rows of one side, in the order the fixture gave them to the script."""
+    """The official DataFrame rows of one side, in the order the fixture lists the videos."""
     rows = []
     for video in case[f"{side}_videos"]:
         name = video["file_name"]
@@ -61,18 +66,26 @@ def _rows(z, case: dict, side: str) -> list[tuple]:
     return rows
 
 
-@needs_ref
-@pytest.mark.parametrize("case", _cmp_cases(), ids=lambda c: c["case"])
-def test_cmp_case_exact_stdout(case):
-    with np.load(REF / case["npz"]) as z:
+@pytest.mark.parametrize("item", _cases("cmp_cases.json"), ids=_case_id)
+def test_cmp_case_exact_stdout(item):
+    """Exactly the text the official script printed, or, where it crashed (returncode != 0), the exception it
+    died with (the type on its last stderr line)."""
+    folder, case = item
+    with np.load(folder / case["npz"]) as z:
         gt, gen = _rows(z, case, "gt"), _rows(z, case, "gen")
-    assert case["expected"]["returncode"] == 0
-    expected = case["expected"]["stdout"]
-    assert SCRIPTS[case["script"]](gt, gen) == expected
-    # the pairing sorts: any input row order gives the same text
-    rng = np.random.default_rng(0)
-    assert SCRIPTS[case["script"]]([gt[i] for i in rng.permutation(len(gt))],
-                                   [gen[i] for i in rng.permutation(len(gen))]) == expected
+    expected, script = case["expected"], SCRIPTS[case["script"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # np.mean([]) -> nan, as the script
+        if expected["returncode"] != 0:
+            with pytest.raises(Exception) as info:
+                script(gt, gen)
+            assert type(info.value).__name__ == expected["stderr_last_line"].split(":")[0]
+            return
+        assert script(gt, gen) == expected["stdout"]
+        # the pairing sorts: any input row order gives the same text
+        rng = np.random.default_rng(0)
+        assert script([gt[i] for i in rng.permutation(len(gt))],
+                      [gen[i] for i in rng.permutation(len(gen))]) == expected["stdout"]
     if case["script"] == "cmp_kp.py":
         scored = sum(p[2] is not None for p in gen)
         assert scored == case["other_averages_for_reference"]["frames_scored"]
@@ -80,9 +93,11 @@ def test_cmp_case_exact_stdout(case):
 
 
 def test_cmp_case_list_is_complete():
-    if not _cmp_cases():
-        pytest.skip(f"pose-evaluation reference fixtures not found under {REF}")
-    assert {c["script"] for c in _cmp_cases()} == set(SCRIPTS)
+    cases = _cases("cmp_cases.json")
+    if not cases:
+        pytest.skip("no pose-evaluation cmp_cases fixture found")
+    for folder in pose_evaluation_folders("cmp_cases.json"):
+        assert {c["script"] for f, c in cases if f == folder} == set(SCRIPTS), folder
 
 
 # --------------------------------------------------------------------------- documented extra cases
@@ -187,39 +202,26 @@ def test_format_mean():
 
 
 # --------------------------------------------------------------------------- frames2array
-# the source frames each "equals_source_frames" case must give back: (npz name, width slice)
-SOURCE_FRAMES = {
-    "strip": ("strip", slice(None)),
-    "strip_rgba": ("strip", slice(None)),                  # same frames, alpha dropped
-    "strip_nonsquare_shape_WH": ("strip_nonsquare", slice(0, 48)),  # width crop by image_shape[1] = H
-    "video_dir_3cols_column0": ("video_dir_3cols", slice(0, 64)),
-    "video_dir_3cols_column1": ("video_dir_3cols", slice(64, 128)),
-    "video_dir_3cols_column2": ("video_dir_3cols", slice(128, 192)),
-    "video_dir_big": ("video_dir_big", slice(0, 64)),      # cropped, not resized
-    "video_dir_big_no_shape": ("video_dir_big", slice(None)),
-    "single_image": ("video_dir_3cols", slice(64, 128)),   # single.png is video_dir_3cols/0000000.png
-}
-
-
-def _f2a_cases() -> list[dict]:
-    if not (REF / "frames2array_cases.json").is_file():
-        return []
-    return json.loads((REF / "frames2array_cases.json").read_text())["cases"]
-
-
-@needs_ref
-@pytest.mark.parametrize("case", _f2a_cases(), ids=lambda c: c["case"])
-def test_frames2array_case(case):
+@pytest.mark.parametrize("item", _cases("frames2array_cases.json"), ids=_case_id)
+def test_frames2array_case(item):
+    folder, case = item
     call = case["call"]
-    out = pe.frames2array(REF / call["file"], call["is_video"], call["image_shape"], call["column"])
-    with np.load(REF / "frames2array_cases.npz") as z:
+    if "error" in case["result"]:  # the official call fails on this input: the same exception here
+        with pytest.raises(Exception) as info:
+            pe.frames2array(folder / call["file"], call["is_video"], call["image_shape"], call["column"])
+        assert type(info.value).__name__ == case["result"]["error"]
+        return
+    out = pe.frames2array(folder / call["file"], call["is_video"], call["image_shape"], call["column"])
+    with np.load(folder / "frames2array_cases.npz") as z:
         expected = z[case["case"] + "::output"]
         assert out.dtype == expected.dtype and out.shape == expected.shape == tuple(case["result"]["shape"])
         np.testing.assert_array_equal(out, expected)
         if case["result"].get("equals_source_frames"):
-            source, columns = SOURCE_FRAMES[case["case"]]
-            frames = z[source + "::frames"][:1 if case["case"] == "single_image" else None]
-            np.testing.assert_array_equal(out, frames[:, :, columns])
+            # the output is the first frames of one recorded source video, cut to frames2array's column window
+            shape, column = call["image_shape"], call["column"]
+            window = slice(None) if shape is None else slice(shape[1] * column, shape[1] * (column + 1))
+            sources = [z[k][:len(out), :, window] for k in z.files if k.endswith("::frames")]
+            assert any(s.shape == out.shape and np.array_equal(s, out) for s in sources), case["case"]
 
 
 def test_frames2array_unknown_extension(tmp_path):
@@ -243,10 +245,18 @@ def test_frames2array_strip_roundtrip_and_quirks(tmp_path):
         pe.frames2array(tmp_path / "s.png", True, None, 0)
 
 
-@pytest.mark.skipif(not REAL_FACE.is_file(), reason=f"real face test video not found at {REAL_FACE}")
-def test_frames2array_real_face_mp4(tmp_path):
-    video = pe.frames2array(REAL_FACE, True, (256, 256), 0)
-    meta = json.loads((REF / "frames2array_cases.json").read_text())["real_face_videos"][0]
+def _real_videos() -> list[tuple[Path, dict]]:
+    return [(folder, video) for folder in pose_evaluation_folders("frames2array_cases.json")
+            for video in json.loads((folder / "frames2array_cases.json").read_text()).get("real_face_videos", [])]
+
+
+@pytest.mark.parametrize("item", _real_videos(), ids=lambda item: f"{_label(item[0])}:{Path(item[1]['file']).name}")
+def test_frames2array_real_face_mp4(item, tmp_path):
+    _, meta = item
+    path = REPO / meta["file"]  # recorded relative to the project root ("../shared/...")
+    if not path.is_file():
+        pytest.skip(f"real face test video not found at {path}")
+    video = pe.frames2array(path, True)
     assert video.shape == tuple(meta["frames2array_shape"]) and video.dtype == np.uint8
     # decoders may differ by +-1 between environments: means agree closely; hashes are reported, not required
     np.testing.assert_allclose(video.reshape(len(video), -1).mean(1), meta["per_frame_mean"], rtol=0, atol=1.0)
@@ -254,6 +264,8 @@ def test_frames2array_real_face_mp4(tmp_path):
                for f, h in zip(video, meta["per_frame_sha256"]))
     if same != len(video):
         warnings.warn(f"{same}/{len(video)} mp4 frames hash as in the fixture environment (decoder differences)")
-    # a png strip of the first 12 frames reads back identically
-    imageio.imwrite(tmp_path / "strip.png", np.concatenate(list(video[:12]), axis=1))
-    np.testing.assert_array_equal(pe.frames2array(tmp_path / "strip.png", True, (256, 256), 0), video[:12])
+    # a png strip of the first frames reads back identically with image_shape = (width, height)
+    imageio.imwrite(tmp_path / "strip.png", np.concatenate(list(video[:8]), axis=1))
+    height, width = video.shape[1:3]
+    np.testing.assert_array_equal(pe.frames2array(tmp_path / "strip.png", True, (width, height), 0),
+                                  video[:8, :, :height])  # then cut to width image_shape[1] = height

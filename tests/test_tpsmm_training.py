@@ -30,6 +30,7 @@ from bench.methods.tpsmm import TPS, TPSMM, AVDTrainOptions, build_tpsmm
 from bench.training import TrainRequest, run_training
 from bench.training.config import for_stage, load_train_config, train_config_path
 from tests.fomm_mraa_reference import load_vgg19_trunk, relative_grad_error
+from tests.reference import SPECS
 from tests.run_support import batchnorm_statistics_moved, learned_networks
 from tests.test_train import TINY_TRAIN, _one_store_per_module, data_root, store  # noqa: F401 (its fixtures)
 from tests.tiny_method import DATASET
@@ -505,7 +506,7 @@ def test_strategies_and_presets_carry_the_official_values(shared_dir, name, repe
     params = load_model_params("tpsmm", name)
     assert params["training"] == OFFICIAL_TRAINING[name]
     config_name = {"vox": "vox-256", "taichi": "taichi-256", "ted": "ted-384", "mgif": "mgif-256"}[name]
-    spec = shared_dir / "reference" / "checkpoint-specs" / f"tpsmm-{config_name}.json"
+    spec = SPECS / f"tpsmm-{config_name}.json"
     if spec.is_file():  # the official model_params, the extra sections aside
         official = json.loads(spec.read_text())["model_params"]
         assert {k: v for k, v in params.items() if k in official} == official

@@ -70,7 +70,7 @@ def test_mraa_presets_carry_the_official_values(name, repeats, avd_repeats):
 ])
 def test_presets_hold_the_fixtures_official_train_params(shared_dir, fixture, method, dataset, config_file):
     """The official train_params stored in the fixtures (where only the batch size was changed)."""
-    official = load_fixture(shared_dir, fixture)
+    official = load_fixture(fixture)
     assert official["meta"]["official_train_params_from"] == config_file
     params, config = official["train_params"], load_train_config(method, dataset)
     assert (config.num_epochs, config.num_repeats, config.epoch_milestones, config.checkpoint_every) == \
@@ -81,7 +81,7 @@ def test_presets_hold_the_fixtures_official_train_params(shared_dir, fixture, me
 
 
 def test_mraa_avd_stage_holds_the_fixtures_official_train_avd_params(shared_dir):
-    avd = load_fixture(shared_dir, "mraa-avd-face")["train_avd_params"]
+    avd = load_fixture("mraa-avd-face")["train_avd_params"]
     config = for_stage(load_train_config("mraa", "vox"), "avd")
     assert (config.num_epochs, config.num_repeats, config.lr) == (avd["num_epochs"], avd["num_repeats"], avd["lr"])
     assert config.options["random_scale"] == avd["random_scale"]
@@ -105,7 +105,7 @@ def lrs(milestones: list[int], epochs: int, epoch_argument: bool) -> list[float]
 
 
 def test_avd_milestones_reproduce_train_avds_scheduler_step_epoch(shared_dir):
-    official = load_fixture(shared_dir, "mraa-avd-face")["train_avd_params"]
+    official = load_fixture("mraa-avd-face")["train_avd_params"]
     ours = for_stage(load_train_config("mraa", "vox"), "avd")
     assert lrs(ours.epoch_milestones, ours.num_epochs, False) == pytest.approx(
         lrs(official["epoch_milestones"], official["num_epochs"], True))

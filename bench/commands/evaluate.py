@@ -33,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--convention", default=DEFAULT_CONVENTION, choices=tuple(CONVENTIONS),
                         help="fomm: frame-wise metrics pooled over every frame of every video (FOMM, "
                              "pose-evaluation; default); video-mean: mean of per-video means")
+    parser.add_argument("--column", type=int, metavar="N",
+                        help="generated frames hold several images side by side (e.g. source | driving | prediction): "
+                             "score the N-th (from 0), of the real frames' width, as pose-evaluation's extract.py "
+                             "--column N")
     parser.add_argument("--weights-dir", metavar="DIR", help="folder searched first for pretrained weight files")
     parser.add_argument("--allow-download", action="store_true", help="download missing public weights into the caches")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
@@ -64,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     names = parse_metric_names(args.metrics, METRICS.names())
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
+    if args.column is not None and args.column < 0:
+        raise UserError("--column must be 0 or more")
     backends = _backends(args.backend, names)
     device = pick_device(args.device)
     sources = read_sources(args.sources) if args.sources else None
@@ -74,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                                   allow_download=args.allow_download, target=targets[name]) for name in names}
     intervals = IntervalSpec().validate()
     evaluation = evaluate_folders(args.real, args.generated, metrics, sources, args.batch_size,
-                                  progress=lambda video: print(f"scored {video}", file=sys.stderr),
+                                  progress=lambda video: print(f"scored {video}", file=sys.stderr), column=args.column,
                                   convention=args.convention, intervals=intervals)
     csv_path, json_path = write_results(args.out, evaluation.results, evaluation.skipped, convention=args.convention,
                                         intervals=intervals)
