@@ -22,9 +22,7 @@ class MethodSpec:
     """The facts of one method, declared once at registration.
 
     ``official``: its ``networks()`` carry the official sub-network names, so the published
-    checkpoints load (``bench run --official``, :func:`from_official`). ``learned``: it has learned
-    weights, so ``bench run`` evaluates it from a checkpoint (or, explicitly, with ``--random-init``).
-    ``trainable``: False for an evaluation-only method (official weights, no training code: ``bench
+    checkpoints load (``bench run --official``, :func:`from_official`). ``trainable``: False for an evaluation-only method (official weights, no training code: ``bench
     train`` refuses it).
     ``factory`` may be given as ``"module:function"``, imported on first use (so listing methods
     imports no model code).
@@ -35,7 +33,6 @@ class MethodSpec:
     label: str = ""
     description: str = ""
     official: bool = False
-    learned: bool = True
     trainable: bool = True
 
     @property
@@ -68,7 +65,7 @@ METHODS: Registry[MethodSpec] = Registry("method", "motionbench.methods", adapt=
 def _register_builtin() -> None:
     for spec in (
         MethodSpec("copy-source", "bench.methods.copy_source:build_copy_source", "Copy source",
-                   "the source image repeated (sanity baseline)", learned=False, trainable=False),
+                   "the source image repeated (sanity baseline)", trainable=False),
         MethodSpec("fomm", "bench.methods.fomm:build_fomm", "FOMM", "First Order Motion Model (Siarohin et al. 2019)",
                    official=True),
         MethodSpec("mraa", "bench.methods.mraa:build_mraa", "MRAA",

@@ -52,7 +52,7 @@ CASES = {
     "sweep methods nested": (lambda t: _sweep(t, "methods: [[copy-source]]\ndatasets: [synthetic]\n"),
                              "'methods' must be a name or a list of names"),
     "baseline metric is text": (lambda t: _baseline(t, "runs:\n  - {method: a, dataset: b, task: c, variant: d, "
-                                                       "metrics: {l1: low}}\n"), "metric 'l1' must be a number"),
+                                                       "metrics: {l1: low}}\n"), "'l1' must be a finite number"),
     "baseline runs is a mapping": (lambda t: _baseline(t, "runs: {a: 1}\n"), "'runs' must be a list"),
     "baseline runs are strings": (lambda t: _baseline(t, "runs: [a, b]\n"), "runs[0]: expected a mapping"),
     "pairs CSV of random bytes": (lambda t: ["run", "--method", "copy-source", "--dataset", "synthetic", "--task",

@@ -93,7 +93,7 @@ def bench(env_and_cwd, *args: str) -> subprocess.CompletedProcess:
 def test_outside_plugins_run_report_and_gate(plugin_env):
     cwd, _ = plugin_env
     done = bench(plugin_env, "run", "--method", "darken", "--dataset", "plugin-figures", "--task", "reconstruction",
-                 "--refs", "0", "--out", "out")
+                 "--no-best-of-refs", "--out", "out")
     assert done.returncode == 0, done.stderr
     summary = json.loads((cwd / "out" / "summary.json").read_text())
     # independent value: per frame |mean(0.5 * source) - mean(frame)|, pooled over every frame of both videos

@@ -173,7 +173,8 @@ def test_nan_output_is_reported_by_name_and_never_averaged(tmp_path, monkeypatch
 def test_untrained_sadm_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))  # FID N/A: no Inception on CPU here
     settings = RunSettings(method="sadm", dataset="synthetic", task="all", max_videos=1, num_pairs=1,
-                           metrics=["l1", "ssim", "fid"], refs=1, out=str(tmp_path), track=False, batch_size=8)
+                           metrics=["l1", "ssim", "fid"], refs=1, out=str(tmp_path), track=False, batch_size=8,
+                           random_init=True)
     recon, anim = run(settings)
     assert recon.results["l1"].available and 0 < recon.results["l1"].value < 1
     assert recon.skipped == {} and anim.skipped == {} and anim.items == 1
@@ -383,7 +384,7 @@ def test_model_layouts_give_the_same_numbers_and_the_layout_is_recorded(tmp_path
     reports = {}
     for layout in ("contiguous", "auto"):
         torch.manual_seed(0)
-        (reports[layout],) = run_quick(tmp_path / layout, method=method, max_videos=1, refs=0, metrics=["l1", "psnr"],
+        (reports[layout],) = run_quick(tmp_path / layout, method=method, random_init=True, max_videos=1, refs=0, metrics=["l1", "psnr"],
                                        memory_format=layout)
     for name in ("l1", "psnr"):
         per_video = reports["contiguous"].results[name].per_video
@@ -396,7 +397,8 @@ def test_model_layouts_give_the_same_numbers_and_the_layout_is_recorded(tmp_path
 def test_the_planned_model_is_in_the_layout_asked_for(tmp_path):
     """The run's model holds its convolution weights in the resolved layout (NHWC strides for channels-last)."""
     for layout, nhwc in (("channels-last", True), ("contiguous", False), ("auto", True)):  # auto: on the CPU
-        plan = plan_run(quick_settings(tmp_path / layout, method="fomm", max_videos=1, refs=0, memory_format=layout))
+        plan = plan_run(quick_settings(tmp_path / layout, method="fomm", random_init=True, max_videos=1, refs=0,
+                                       memory_format=layout))
         weights = [p for p in plan.method.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[-1] > 1]
         assert weights and all(w.is_contiguous(memory_format=torch.channels_last) == nhwc for w in weights)
         assert all(w.is_contiguous() != nhwc for w in weights)

@@ -29,7 +29,8 @@ class MethodPlan:
     checkpoint: str | None
     checkpoint_sha256: str | None
     train_dataset: str | None
-    origin: str  # 'checkpoint', 'official', 'random-init' (learned weights left at their initial values) or 'none'
+    origin: str  # 'checkpoint', 'official', 'config' until built; then 'random-init' (learned weights left at their
+    # initial values) or 'none' (nothing to learn)
     contents: Mapping[str, Any] | None = None
 
     def record(self) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def plan_method(settings: RunSettings) -> MethodPlan:
                           settings.checkpoint, read.sha256, train, "checkpoint", meta)
     if read is not None and read.is_motionbench:
         raise CheckpointError(f"{read.path} is a motionbench checkpoint, not an official one: drop --official")
-    origin = "official" if read is not None else _untrained_origin(settings, spec.learned)
+    origin = "official" if read is not None else "config"
     source = _config_file(settings)
     if source is None and settings.official:
         raise UserError(f"no config for method '{settings.method}' on dataset '{settings.dataset}': pass --config "
@@ -95,10 +96,11 @@ def plan_method(settings: RunSettings) -> MethodPlan:
                       read.sha256 if read else None, settings.train_dataset, origin, read.data if read else None)
 
 
-def _untrained_origin(settings: RunSettings, learned: bool) -> str:
-    """A method without a checkpoint: 'none' when it has no learned weights, 'random-init' when asked for;
-    otherwise evaluating it would put an untrained model in the tables: one line says what to pass."""
-    if not learned:
+def untrained_origin(settings: RunSettings, method: Method) -> str:
+    """The origin of a method built from its config alone: 'none' when it has no weights to learn (copy-source),
+    'random-init' when asked for; otherwise evaluating it would put an untrained model in the tables: one line
+    says what to pass."""
+    if next(method.parameters(), None) is None:
         return "none"
     if not settings.random_init:
         raise UserError(f"method '{settings.method}' has learned weights: pass --checkpoint FILE (a bench train "

@@ -33,7 +33,7 @@ from bench.metrics.factory import choose_backend
 from bench.metrics.base import Metric
 from bench.metrics.bootstrap import IntervalSpec
 from bench.runner.items import Item, animation_items, reconstruction_items
-from bench.runner.loading import MethodPlan, build_planned, plan_method
+from bench.runner.loading import MethodPlan, build_planned, plan_method, untrained_origin
 from bench.runner.protocol import PROTOCOL, check_requested, task_metrics
 from bench.runner.settings import MEMORY_FORMATS, RunSettings, settings_record
 from bench.runner.videos import chosen_items
@@ -258,13 +258,15 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
     if settings.out is None:
         keys = {task: key for task, (_, key) in per_task.items()}
         settings = dataclasses.replace(settings, out=str(default_out(settings, keys)))
+    method = build_planned(method_plan)
+    if method_plan.origin == "config":  # no weights given: refused unless nothing is learned or --random-init
+        method_plan = dataclasses.replace(method_plan, origin=untrained_origin(settings, method))
     spec = get_dataset(settings.dataset)
     if ctx.is_main:  # may generate the synthetic set: once, before the other ranks look
         resolve_root(spec, settings.root)
     barrier(ctx)
     root = resolve_root(spec, settings.root)
     refs = settings.num_refs
-    method = build_planned(method_plan)
     invocation = uuid.uuid4().hex[:12]  # one bench run call: its tasks share it (tables say when rows mix calls)
     tasks = []
     for task, (names, key) in per_task.items():
