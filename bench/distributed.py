@@ -70,6 +70,11 @@ def init_distributed(device: str | None = None) -> DistContext:
     return DistContext(rank, world, local_rank, target)
 
 
+def is_joined() -> bool:
+    """Whether this process is already in a process group (e.g. a sweep's, which its runs then share)."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def shutdown(ctx: DistContext) -> None:
     if ctx.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -36,6 +36,11 @@ from typing import Any, Iterator, Mapping
 
 from bench.errors import UserError, first_line
 
+#: MLflow's usage telemetry stays off: nothing leaves the machine, and its client thread removes an environment
+#: variable while HTTP requests to a tracking server read the environment, which failed 1 of 64 runs of 32
+#: concurrent writers (KeyError '_MLFLOW_TELEMETRY_SESSION_ID'; tools/tracking-stress). Before any mlflow import.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
 EXPERIMENT_ENV = "MOTIONBENCH_EXPERIMENT"
 DEFAULT_EXPERIMENT = "motionbench"
 TAG_PREFIX = "mb."
@@ -99,6 +104,7 @@ def _mlflow():
 
     for name in ("mlflow", "alembic"):  # their INFO lines (creating tables, experiments) are not ours to print
         logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # nor a server's run URLs
 
     with store_errors():
         mlflow.set_tracking_uri(tracking_uri())
@@ -127,11 +133,11 @@ def start_run(run_name: str, run_tags: Mapping[str, str], params: Mapping[str, A
     mlflow = _mlflow()
     with store_errors():
         active = mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name, tags=dict(run_tags))
-        if params:
-            items = list(flatten(params).items())
+    with active:  # ended (FAILED) when logging its params fails too: the process can open another run
+        with store_errors():
+            items = list(flatten(params or {}).items())
             for i in range(0, len(items), 100):
                 mlflow.log_params(dict(items[i:i + 100]))
-    with active:
         yield mlflow
 
 

@@ -34,7 +34,8 @@ import pandas as pd
 from bench.errors import UserError, first_line
 from bench.reports.metric_info import higher_is_better, is_better, known, label
 from bench.reports.published import load_published
-from bench.reports.render import arrow, footnotes, interval_text, legend, marked, number_text, row_label
+from bench.reports.render import (arrow, footnotes, interval_text, legend, marked, number_text, row_label,
+                                  spread_text)
 from bench.reports.tables import (DATASET_ORDER, METHOD_ORDER, SPECS, Column, Row, Table, build_table,
                                   dataset_title_count, method_title, order_key, table1_runs)
 from bench.runner.protocol import PROTOCOL
@@ -332,7 +333,8 @@ def _table_cell(row: Row, column: Column, intervals: bool) -> str:
         bounds = interval_text(metric, cell)
         if bounds:
             text = f'<span title="95% interval:{_e(bounds)}">{text}</span>'
-        parts.append(text + (f'<span class="ci">{_e(bounds)}</span>' if intervals else ""))
+        spread = f'<span class="ci" title="over {cell.seeds} training seeds">{_e(spread_text(metric, cell))}</span>'
+        parts.append(text + (f'<span class="ci">{_e(bounds)}</span>' if intervals else "") + (spread if cell.seed_sd else ""))
     text = "/".join(parts)
     if any(c.best is not None for c in cells):
         best = "/".join(_e(number_text(m, c.best, c.best_digits)) for m, c in zip(column.metrics, cells))

@@ -41,6 +41,8 @@ def footnotes(table: Table, group_title: Callable[[list[str]], str]) -> list[str
     notes = []
     if any(row.mixed for group in table.groups for row in group.rows):
         notes.append("† reconstruction and animation come from different bench run calls.")
+    if seed_note(table):
+        notes.append(seed_note(table))
     if runs:
         notes.append("Runs (the newest of each cell): " + " / ".join(runs) + ".")
     if table.left_out:
@@ -80,21 +82,38 @@ def interval_text(metric: str, cell: Cell) -> str:
     return f" [{format_value(metric, cell.ci[0])}, {format_value(metric, cell.ci[1])}]"
 
 
+def spread_text(metric: str, cell: Cell, pm: str = "±") -> str:
+    """`` ±sd``: the value's standard deviation over training seeds (empty with one seed or none)."""
+    if cell.seed_sd is None or cell.value is None:
+        return ""
+    return f" {pm}{format_value(metric, cell.seed_sd)}"
+
+
+def seed_note(table: Table) -> str | None:
+    """The footnote that says how rows of checkpoints trained with several seeds are shown."""
+    counts = sorted({c.seeds for g in table.groups for r in g.rows for c in r.cells.values() if c.seed_sd is not None})
+    if not counts:
+        return None
+    over = "/".join(str(n) for n in counts)
+    return (f"± : standard deviation over {over} training seeds of the row's checkpoint (each row shows the runs of "
+            "its smallest training seed, mb.train_seed).")
+
+
 def marked(cell: Cell, text: str, bold: Callable[[str], str], tied: Callable[[str], str]) -> str:
     return bold(text) if cell.bold else tied(text) if cell.tied else text
 
 
 def _cell_text(row: Row, column: Column, bold: Callable[[str], str], missing: str,
-               tied: Callable[[str], str], intervals: bool = False) -> str:
-    """``a`` or ``a/b`` for pairs (with ``[low, high]`` when ``intervals``), `` (best)`` when any
-    best-of-references value exists."""
+               tied: Callable[[str], str], intervals: bool = False, pm: str = "±") -> str:
+    """``a`` or ``a/b`` for pairs (with ``[low, high]`` when ``intervals``, `` ±sd`` over training seeds),
+    `` (best)`` when any best-of-references value exists."""
     cells: list[Cell] = [row.cells[(column.task, m)] for m in column.metrics]
     if all(c.value is None and c.na is None for c in cells):
         return missing
     parts = []
     for metric, cell in zip(column.metrics, cells):
         text = marked(cell, number_text(metric, cell.value, cell.digits), bold, tied)
-        parts.append(text + (interval_text(metric, cell) if intervals else ""))
+        parts.append(text + (interval_text(metric, cell) if intervals else "") + spread_text(metric, cell, pm))
     text = "/".join(parts)
     if any(c.best is not None for c in cells):
         text += " (" + "/".join(number_text(m, c.best, c.best_digits) for m, c in zip(column.metrics, cells)) + ")"
@@ -132,7 +151,7 @@ def to_latex(table: Table, document: bool = True) -> str:
             if i == len(group.rows) - 1 and len(group.lines) > i + 1:
                 first = " ".join(latex_escape(x) for x in group.lines[i:])
             cells = [_cell_text(row, c, lambda t: rf"\textbf{{{t}}}", "--", lambda t: rf"\underline{{{t}}}",
-                                table.intervals) for c in table.columns]
+                                table.intervals, r"$\pm$") for c in table.columns]
             lines.append(" & ".join([first, latex_escape(row_label(row))] + cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}"]
     lines += [rf"\par\smallskip{{\footnotesize {latex_escape(note)}}}" for note in footnotes(table, _joined)]
@@ -190,6 +209,7 @@ def to_frame(table: Table, printed: bool = False) -> pd.DataFrame:
                     record[name] = value(cell.value, cell.digits)
                     record[f"{name}_best"] = value(cell.best, cell.best_digits)
                     record[f"{name}_ci_low"], record[f"{name}_ci_high"] = cell.ci or (None, None)
+                    record[f"{name}_seed_sd"], record[f"{name}_seeds"] = cell.seed_sd, cell.seeds
                     record[f"{name}_na"] = cell.na if cell.value is None else None
             records.append(record)
     return pd.DataFrame.from_records(records)

@@ -13,7 +13,7 @@ import pandas as pd
 from bench import tracking
 
 TAG_COLUMNS = ("kind", "method", "dataset", "train_dataset", "task", "variant", "num_refs", "seed", "convention",
-               "status", "run_key", "weights", "precision", "items", "backends", "invocation")
+               "status", "run_key", "weights", "precision", "items", "backends", "invocation", "train_seed")
 #: what makes two runs' numbers comparable (besides method and variant): the same test items scored the same way
 PROTOCOL_TAGS = ("dataset", "task", "num_refs", "seed", "convention", "precision", "items", "backends")
 #: ``mb.weights`` of a run whose learned weights were never trained (``bench run --random-init``)
@@ -49,7 +49,7 @@ def runs_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for name in ("run_id", "run_name", "origin", *TAG_COLUMNS):
         if name not in frame:
             frame[name] = None
-    for name in ("num_refs", "seed"):
+    for name in ("num_refs", "seed", "train_seed"):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("Int64")
     return frame
 

@@ -5,7 +5,8 @@ the same test items (``mb.items``: the videos, or the source->driving pairs), se
 convention, precision and metric backends (:data:`~bench.reports.runs.PROTOCOL_TAGS`), except
 for what the table varies across rows (N in the N-view table). Per group and task the protocol
 covering the most rows is used (ties: the most videos, then the newest run); runs of other
-protocols are left out and counted, and within the protocol the newest run fills each cell.
+protocols are left out and counted, and within the protocol the newest run fills each cell (of one training
+seed per row when the runs evaluate checkpoints of several, :mod:`bench.reports.seeds`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.reports.runs import PROTOCOL_TAGS
+from bench.reports.seeds import one_seed_per_row, with_spread
 
 #: columns that exist only to rank protocols and runs (dropped again)
 _RANK = ("_rows", "_videos", "_newest", "_protocol")
@@ -54,7 +56,9 @@ def select_runs(frame: pd.DataFrame, group_keys: tuple[str, ...], row_keys: tupl
     chosen = ranked.drop_duplicates(subset=list(group_keys) + ["task"], keep="first")[
         list(group_keys) + ["task", "_protocol"]]
     kept = frame.merge(chosen, on=list(group_keys) + ["task", "_protocol"])
-    newest = kept.sort_values("_newest", ascending=False, kind="stable", na_position="last") \
+    seeded = one_seed_per_row(kept, list(group_keys + row_keys), cells)  # training seeds: never mixed in a row
+    newest = seeded.sort_values("_newest", ascending=False, kind="stable", na_position="last") \
         .drop_duplicates(subset=cells, keep="first")
+    newest = with_spread(newest, kept, cells)
     left_out = len(frame) - len(kept)
     return Selection(newest.drop(columns=[c for c in _RANK if c in newest]).reset_index(drop=True), left_out)

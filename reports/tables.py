@@ -10,7 +10,9 @@ and ``--`` when no run of that task exists for the row.
 Measured cells come from runs of one protocol per group (:mod:`bench.reports.selection`): a run
 with other test items, N, seed, convention, precision or backends never enters a row; rows know
 the runs their values come from (named in the CSV and in footnotes), and a row whose tasks come
-from different ``bench run`` calls says so. Marks follow :mod:`bench.reports.significance`.
+from different ``bench run`` calls says so. Checkpoints trained with several seeds: a row shows one
+seed's runs and each cell the spread over the seeds (:mod:`bench.reports.seeds`). Marks follow
+:mod:`bench.reports.significance`.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from bench.errors import UserError
 from bench.reports.metric_info import info, label
 from bench.reports.published import DIGITS_PREFIX
 from bench.reports.runs import DEFAULT_VARIANTS, NA_PREFIX
+from bench.reports.seeds import COUNT, SUFFIX
 from bench.reports.selection import Selection, select_runs
 from bench.reports.significance import RULE, PerVideoFetch, mark_rows
 from bench.runner.protocol import PROTOCOL
@@ -75,6 +78,8 @@ class Cell:
     best_digits: int | None = None
     ci: tuple[float, float] | None = None
     tied: bool = False  # not significantly worse than the best, which is not significantly best
+    seed_sd: float | None = None  # standard deviation over the training seeds of the row's checkpoint
+    seeds: int | None = None  # how many training seeds ``seed_sd`` is over
 
 
 @dataclass
@@ -305,9 +310,12 @@ def _cell(run: pd.Series | None, metric: str, task: str) -> Cell:
         na = f"{metric} not logged for {task}"
     low, high = _number(run, f"{metric}_ci_low"), _number(run, f"{metric}_ci_high")
     digits, best_digits = (run.get(DIGITS_PREFIX + name) for name in (metric, f"{metric}_best"))
+    seeds = _number(run, COUNT)
     return Cell(value=value, best=best, na=na, digits=None if _missing(digits) else int(digits),
                 best_digits=None if _missing(best_digits) else int(best_digits),
-                ci=(low, high) if low is not None and high is not None else None)
+                ci=(low, high) if low is not None and high is not None else None,
+                seed_sd=_number(run, metric + SUFFIX) if seeds and seeds > 1 else None,
+                seeds=int(seeds) if seeds else None)
 
 
 def _rows(spec: TableSpec, frame: pd.DataFrame, origin: str, labels: dict[str, str], suffix: str) -> dict[tuple, list[Row]]:

@@ -14,17 +14,22 @@ Experiment file::
         set: [motion_evolution=false] # --set overrides of this variant
         checkpoint: checkpoints/{method}-{dataset}-{variant}.pt
 
-String values may use ``{method}``, ``{dataset}``, ``{variant}``, ``{refs}`` and ``{name}``. The
-output folder defaults to ``runs/<name>/<dataset>/<method>-<variant>[-n<refs>]/<task>``. Each cell runs
-its tasks one by one; a task whose ``mb.run_key`` already has a run with
+String values may use ``{method}``, ``{dataset}``, ``{variant}``, ``{refs}``, ``{name}`` and ``{seed}``.
+The output folder defaults to ``runs/<name>/<dataset>/<method>-<variant>[-n<refs>][-s<seed>]/<task>``. Each
+cell runs its tasks one by one; a task whose ``mb.run_key`` already has a run with
 ``mb.status=complete`` is skipped, so a sweep that stopped half-way continues where it was.
+
+The ``train`` and ``resources`` sections (and a variant's ``train``) belong to :mod:`bench.experiment`,
+which trains the checkpoints of the grid's cells: it passes :func:`load_sweep` a ``links`` function
+that gives each (method, dataset, variant) its training cells (one per training seed) and the
+checkpoint each of them writes.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from bench import tracking
 from bench.config import load_yaml
@@ -34,21 +39,43 @@ from bench.runner.settings import SWEEP_KEYS, RunSettings, from_mapping
 
 #: run options a sweep file or variant may set (declared on RunSettings)
 CELL_KEYS = tuple(SWEEP_KEYS)
-TOP_KEYS = ("name", "description", "methods", "datasets", "method_options", "variants", *CELL_KEYS)
+#: sections read by bench.experiment (training cells, SLURM resources, where job records go)
+EXPERIMENT_KEYS = ("train", "resources", "jobs_dir")
+TOP_KEYS = ("name", "description", "methods", "datasets", "method_options", "variants", *CELL_KEYS, *EXPERIMENT_KEYS)
+VARIANT_KEYS = ("name", "train", *CELL_KEYS)
+
+
+@dataclass(frozen=True)
+class Link:
+    """Where the cells of one (method, dataset, variant) get their weights: ``train`` is the label of the
+    experiment's training cell (None: weights from the run options), ``seed`` its training seed and
+    ``options`` the run options it sets (the checkpoint it writes)."""
+
+    seed: int | None = None
+    train: str | None = None
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+#: (method, dataset, the cell's run options (before placeholders are filled), its variant's mapping) -> the
+#: cell's links (default: one, weights from the run options)
+Linker = Callable[[str, str, Mapping[str, Any], Mapping[str, Any]], list[Link]]
 
 
 @dataclass
 class Job:
-    """One task of one cell of the grid."""
+    """One task of one cell of the grid (``train``: the training cell whose checkpoint it evaluates)."""
 
     settings: RunSettings
     task: str
+    train_seed: int | None = None
+    train: str | None = None
 
     @property
     def label(self) -> str:
         s = self.settings
         refs = "" if s.refs is None else f" N={s.refs}"
-        return f"{s.method}/{s.dataset}/{s.variant}{refs}/{self.task}"
+        seed = "" if self.train_seed is None else f" seed={self.train_seed}"
+        return f"{s.method}/{s.dataset}/{s.variant}{refs}{seed}/{self.task}"
 
 
 def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -57,7 +84,7 @@ def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -
         raise ConfigError(f"{where}: unknown key '{unknown[0]}' (valid: {', '.join(allowed)})")
 
 
-def _names(value: Any, key: str, where: str) -> list[str]:
+def names_of(value: Any, key: str, where: str) -> list[str]:
     """A name or a non-empty list of names (e.g. ``methods``, ``datasets``)."""
     names = _as_list(value, key, where)
     if not all(isinstance(n, str) and n for n in names):
@@ -78,19 +105,23 @@ def _fill(value: Any, fields: Mapping[str, str]) -> Any:
         try:
             return value.format(**fields)
         except (KeyError, IndexError) as exc:
-            raise ConfigError(f"placeholder {exc} in '{value}' (use {{method}}, {{dataset}}, {{variant}}, {{refs}}, {{name}})") from None
+            raise ConfigError(f"placeholder {exc} in '{value}' (use {{method}}, {{dataset}}, {{variant}}, {{refs}}, "
+                              "{{name}}, {{seed}})") from None
     if isinstance(value, list):
         return [_fill(v, fields) for v in value]
     return value
 
 
-def _settings(method: str, dataset: str, variant: str, options: Mapping[str, Any], name: str) -> RunSettings:
+def _settings(method: str, dataset: str, variant: str, options: Mapping[str, Any], name: str,
+              seed: int | None = None) -> RunSettings:
     refs = options.get("refs")
-    fields = {"method": method, "dataset": dataset, "variant": variant, "name": name, "refs": "" if refs is None else refs}
+    fields = {"method": method, "dataset": dataset, "variant": variant, "name": name, "refs": "" if refs is None else refs,
+              "seed": "" if seed is None else seed}
     values = {k: _fill(v, fields) for k, v in options.items()}
     if "set" in values:
         values["set"] = [str(v) for v in _as_list(values["set"], "set", f"variant {variant}")]
-    values.setdefault("out", f"runs/{name}/{dataset}/{method}-{variant}" + ("" if refs is None else f"-n{refs}"))
+    values.setdefault("out", f"runs/{name}/{dataset}/{method}-{variant}" + ("" if refs is None else f"-n{refs}")
+                      + ("" if seed is None else f"-s{seed}"))
     where = f"sweep cell {method}/{dataset}/{variant}"
     try:
         settings = from_mapping({"method": method, "dataset": dataset, "variant": variant, **values}, where)
@@ -115,35 +146,53 @@ def _method_options(data: Mapping[str, Any], methods: list[str], where: str) -> 
     return {str(k): dict(v) for k, v in value.items()}
 
 
-def load_sweep(path: str | Path) -> list[Job]:
-    """The jobs of an experiment file, in grid order (variant, dataset, method, task)."""
-    data = load_yaml(path)
-    where = str(path)
-    _check_keys(data, TOP_KEYS, where)
-    for key in ("methods", "datasets"):
-        if key not in data:
-            raise ConfigError(f"{where}: missing key '{key}'")
-    name = str(data.get("name") or Path(path).stem)
-    defaults = {k: v for k, v in data.items() if k in CELL_KEYS}
-    methods = _names(data["methods"], "methods", where)
-    per_method = _method_options(data, methods, where)
+def _variants(data: Mapping[str, Any], where: str) -> list[Mapping[str, Any]]:
     variants = data.get("variants") or [{"name": "default"}]
     if not isinstance(variants, list):
         raise ConfigError(f"{where}: 'variants' must be a list of mappings with a 'name'")
-    jobs: list[Job] = []
     for variant in variants:
         if not isinstance(variant, Mapping) or "name" not in variant:
             raise ConfigError(f"{where}: each variant needs a 'name'")
-        _check_keys(variant, ("name", *CELL_KEYS), f"{where}, variant {variant['name']}")
-        own = {k: v for k, v in variant.items() if k != "name"}
-        for dataset in _names(data["datasets"], "datasets", where):
+        _check_keys(variant, VARIANT_KEYS, f"{where}, variant {variant['name']}")
+    return variants
+
+
+def read_experiment(path: str | Path) -> tuple[dict[str, Any], str]:
+    """The experiment file's mapping (top-level keys checked) and its name."""
+    data = load_yaml(path)
+    _check_keys(data, TOP_KEYS, str(path))
+    for key in ("methods", "datasets"):
+        if key not in data:
+            raise ConfigError(f"{path}: missing key '{key}'")
+    return data, str(data.get("name") or Path(path).stem)
+
+
+def load_sweep(path: str | Path, links: Linker | None = None) -> list[Job]:
+    """The jobs of an experiment file, in grid order (variant, dataset, method, training seed, task)."""
+    data, name = read_experiment(path)
+    where = str(path)
+    defaults = {k: v for k, v in data.items() if k in CELL_KEYS}
+    methods = names_of(data["methods"], "methods", where)
+    per_method = _method_options(data, methods, where)
+    jobs: list[Job] = []
+    for variant in _variants(data, where):
+        own = {k: v for k, v in variant.items() if k in CELL_KEYS}
+        for dataset in names_of(data["datasets"], "datasets", where):
             for method in methods:
                 options = {**defaults, **per_method.get(method, {}), **own}
-                base = _settings(method, dataset, str(variant["name"]), options, name)
-                for task in base.tasks():
-                    metrics = None if base.metrics is None else task_metrics(task, base.metrics, base.task != "all")
-                    single = dataclasses.replace(base, task=task, out=str(Path(base.out) / task), metrics=metrics)
-                    jobs.append(Job(single, task))
+                for link in links(method, dataset, options, variant) if links else [Link()]:
+                    base = _settings(method, dataset, str(variant["name"]), {**options, **link.options}, name, link.seed)
+                    jobs += _task_jobs(base, link)
+    return jobs
+
+
+def _task_jobs(base: RunSettings, link: Link) -> list[Job]:
+    """One job per task of the cell, each with its own folder and the task's share of the metric list."""
+    jobs = []
+    for task in base.tasks():
+        metrics = None if base.metrics is None else task_metrics(task, base.metrics, base.task != "all")
+        single = dataclasses.replace(base, task=task, out=str(Path(base.out) / task), metrics=metrics)
+        jobs.append(Job(single, task, link.seed, link.train))
     return jobs
 
 

@@ -59,6 +59,9 @@ class NullMonitor:
     def mark_interrupted(self) -> None:
         pass
 
+    def mark_complete(self) -> None:
+        pass
+
 
 class MlflowMonitor(NullMonitor):
     """Logs into one MLflow run; sample grids are also written to ``<out>/samples``."""
@@ -84,6 +87,10 @@ class MlflowMonitor(NullMonitor):
         """Tag the run and end it as KILLED (it can be continued with --resume)."""
         self.mlflow.set_tags(tracking.tags(status="interrupted"))
         self.mlflow.end_run(status="KILLED")
+
+    def mark_complete(self) -> None:
+        """Tag the run ``mb.status=complete``: every epoch of the stage is trained (a sweep skips it)."""
+        self.mlflow.set_tags(tracking.tags(status="complete"))
 
     def progress(self, total: int, initial: int) -> tqdm:
         return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, desc="train")

@@ -26,7 +26,7 @@ from bench.precision import DEFAULT_PRECISION, Precision, get_precision
 from bench.training.augment import AugmentedPairs, PairAugmentation
 from bench.training.config import (TrainConfig, deep_merge, for_stage, load_train_config, split_overrides, to_dict,
                                    train_config_from)
-from bench.distributed import DistContext, barrier, broadcast_object, init_distributed, shutdown
+from bench.distributed import DistContext, barrier, broadcast_object, init_distributed, is_joined, shutdown
 from bench.training.monitor import open_monitor, package_versions
 from bench.training.trainer import StepCallback, Trainer, TrainingInterrupted, checkpoint_dir
 from bench.utils import seed_everything
@@ -52,6 +52,7 @@ class TrainRequest:
     precision: str | None = None  # fp32 / fp64 (default: the resumed checkpoint's, else fp32)
     epochs: int | None = None
     callbacks: Sequence[StepCallback] = ()
+    tags: dict[str, str] = field(default_factory=dict)  # extra MLflow tags, e.g. a sweep cell's mb.run_key
 
 
 @dataclass
@@ -184,6 +185,7 @@ def _build_method(name: str, config: dict[str, Any]) -> Any:
 def run_training(request: TrainRequest) -> TrainResult:
     """Train (or resume) one method on one dataset; returns where the last checkpoint is."""
     started = time.perf_counter()
+    joined = is_joined()  # a caller's process group (a sweep under torchrun) stays up after this run
     ctx = init_distributed(request.device)
     try:
         if ctx.is_main:
@@ -230,8 +232,9 @@ def run_training(request: TrainRequest) -> TrainResult:
                   "config_hash": digest, "world_size": ctx.world_size, "amp": request.amp, "model": model_config,
                   "precision": precision.name,
                   "train": to_dict(config), "versions": package_versions()}
-        run_tags = tracking.tags(kind="train", method=method_name, dataset=dataset, stage=stage, seed=config.seed,
-                                 config_hash=short_hash(digest), out_dir=str(out_dir.resolve()))
+        run_tags = {**tracking.tags(kind="train", method=method_name, dataset=dataset, stage=stage, seed=config.seed,
+                                    config_hash=short_hash(digest), out_dir=str(out_dir.resolve()), status="running"),
+                    **request.tags}
         run_name = f"train {method_name} {dataset}" + ("" if stage == MAIN_STAGE else f" ({stage})")
         run_id = _existing_run(meta["run_id"]) if ctx.is_main else None
         with open_monitor(ctx.is_main, out_dir, run_name, run_tags, None if run_id else params,
@@ -244,11 +247,13 @@ def run_training(request: TrainRequest) -> TrainResult:
             except TrainingInterrupted:
                 monitor.mark_interrupted()
                 raise
+            monitor.mark_complete()
             run_id = monitor.run_id
         return TrainResult(checkpoint, out_dir, run_id, method_name, dataset, trainer.epoch, trainer.step,
                            time.perf_counter() - started)
     finally:
-        shutdown(ctx)
+        if not joined:
+            shutdown(ctx)
 
 
 def _precision(request: TrainRequest, resume: dict | None, continued: Path | None) -> Precision:
