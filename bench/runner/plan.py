@@ -258,7 +258,9 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
     if settings.out is None:
         keys = {task: key for task, (_, key) in per_task.items()}
         settings = dataclasses.replace(settings, out=str(default_out(settings, keys)))
-    method = build_planned(method_plan)
+    precision = get_precision(settings.precision)
+    with precision.scope():  # --random-init weights drawn in the run's precision (see bench.precision)
+        method = build_planned(method_plan)
     if method_plan.origin == "config":  # no weights given: refused unless nothing is learned or --random-init
         method_plan = dataclasses.replace(method_plan, origin=untrained_origin(settings, method))
     spec = get_dataset(settings.dataset)
@@ -291,6 +293,5 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
     for plan in tasks:  # last of the checks (after --strict ones), before any compute
         ensure_folder(plan.out_dir)
     layout = MEMORY_FORMATS[settings.resolved_memory_format(ctx.device)]
-    precision = get_precision(settings.precision)
     method = method.to(ctx.device, precision.dtype, memory_format=layout)
     return RunPlan(settings, method_plan, method, spec, root, refs, ctx, tasks, precision, settings.intervals())

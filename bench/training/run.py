@@ -214,7 +214,8 @@ def run_training(request: TrainRequest) -> TrainResult:
 
         precision = _precision(request, resume, resume_path if continuing else None)
         seed_everything(config.seed)  # identical initial weights on every rank
-        method = _build_method(method_name, model_config)
+        with precision.scope():  # initial weights drawn in the training precision (float32's vectorised normal_
+            method = _build_method(method_name, model_config)  # differs between CPU kernel paths; float64's does not)
         options = _stage_options(method, stage, config)
         if resume is not None:
             method.load_state_dict(resume["model"])
