@@ -46,7 +46,7 @@ class Method(nn.Module):
     optional_networks: tuple[str, ...] = ()
 
     def official_checkpoint(self, data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
-        """An official checkpoint's contents as ``{sub-network: state dict}`` (see :func:`from_official`); by
+        """An official checkpoint's contents as ``{sub-network: state dict}`` (see :func:`bench.methods.official.load_official`); by
         default as they are. A method whose official weights are a folder of files (LivePortrait) maps the
         folder's ``{relative path: contents}`` here; ``where`` names the checkpoint in errors."""
         return data

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from bench.errors import UserError
-from bench.metrics import METRICS, weights
+from bench import weights
+from bench.metrics.registry import METRICS
 from bench.metrics.aggregation import Measurement
 from bench.metrics.base import Metric, MetricInfo
 

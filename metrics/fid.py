@@ -42,7 +42,7 @@ import torch
 from PIL import Image
 
 from bench.files import atomic_write
-from bench.metrics import weights
+from bench import weights
 from bench.metrics.aggregation import Measurement
 from bench.metrics.base import Backend, Metric, MetricInfo, TaskUse
 from bench.metrics.frechet import FrechetStats, ResampledFrechet, frechet_distance

@@ -37,7 +37,7 @@ from bench.reports.published import load_published
 from bench.reports.render import arrow, footnotes, interval_text, legend, marked, number_text, row_label
 from bench.reports.tables import (DATASET_ORDER, METHOD_ORDER, SPECS, Column, Row, Table, build_table,
                                   dataset_title_count, method_title, order_key, table1_runs)
-from bench.runner.protocol import PROTOCOL
+from bench.protocol import PROTOCOL
 
 PAGE = "index.html"
 MEDIA = "media"

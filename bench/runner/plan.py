@@ -34,7 +34,8 @@ from bench.metrics.base import Metric
 from bench.metrics.bootstrap import IntervalSpec
 from bench.runner.items import Item, animation_items, reconstruction_items
 from bench.runner.loading import MethodPlan, build_planned, plan_method, untrained_origin
-from bench.runner.protocol import PROTOCOL, check_requested, task_metrics
+from bench.metrics.tasks import check_requested, task_metrics
+from bench.protocol import PROTOCOL
 from bench.runner.settings import MEMORY_FORMATS, RunSettings, settings_record
 from bench.runner.videos import chosen_items
 

@@ -21,7 +21,7 @@ from bench.errors import UserError
 from bench.metrics.aggregation import CONVENTIONS, DEFAULT_CONVENTION
 from bench.metrics.bootstrap import METHODS as INTERVAL_METHODS, IntervalSpec
 from bench.precision import DEFAULT_PRECISION, PRECISIONS, get_precision
-from bench.runner.protocol import TASKS
+from bench.protocol import TASKS
 
 DEFAULT_REFS = 3
 DEFAULT_PAIRS = 200
