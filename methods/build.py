@@ -61,8 +61,8 @@ def load_ours(method: Method, data: Mapping[str, Any], where: str) -> None:
     if missing or unexpected or wrong:
         detail = key_mismatch(missing, unexpected)
         if wrong:
-            detail += ("; " if detail else "") + f"{len(wrong)} of another shape, e.g. {wrong[0]!r} " \
-                      f"{tuple(state[wrong[0]].shape)} vs {tuple(expected[wrong[0]].shape)}"
+            shapes = f"{tuple(state[wrong[0]].shape)} vs {tuple(expected[wrong[0]].shape)}"
+            detail += ("; " if detail else "") + f"{len(wrong)} of another shape, e.g. {wrong[0]!r} {shapes}"
         raise CheckpointError(f"{where} does not fit method '{method.name}' with this config: {detail}")
     method.load_state_dict(state, strict=True)
 

@@ -17,8 +17,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from bench.datasets.video_io import FRAME_SUFFIXES, MOVIE_SUFFIXES, read_frames, read_video, split_entries, \
-    to_tensor, video_kind
+from bench.datasets.video_io import (FRAME_SUFFIXES, MOVIE_SUFFIXES, read_frames, read_video, split_entries,
+                                    to_tensor, video_kind)
 from bench.errors import DataError, UserError
 from bench.metrics.aggregation import DEFAULT_CONVENTION, MetricResult, aggregate
 from bench.metrics.base import Metric

@@ -395,8 +395,8 @@ def grid_html(grid: VideoGrid, index: int) -> str:
             if cell.video is None:
                 cells.append(f'<td class="empty" data-method="{_e(method)}">not saved by this run</td>')
                 continue
-            metrics = "".join(_metric_label(m) for m in cell.metrics) or \
-                '<span class="metric">no per-video metrics</span>'
+            metrics = ("".join(_metric_label(m) for m in cell.metrics)
+                       or '<span class="metric">no per-video metrics</span>')
             cells.append(f'<td data-method="{_e(method)}"><video src="{cell.video}" data-sync="{group}" muted loop '
                          f'autoplay playsinline preload="auto"></video><div class="metrics">{metrics}</div></td>')
         out.append(f'<tr><th class="item">{_e(row.item)}</th>'

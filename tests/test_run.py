@@ -24,7 +24,7 @@ from bench.metrics.base import Metric
 from bench.runner import RunSettings, plan_run, run
 from bench.runner.evaluate import ItemEvaluator
 from bench.runner.items import animation_items, load_item
-from bench.runner.plan import file_sha256
+from bench.runner.records import file_sha256
 from tests.run_support import (copy_source_l1, frames01, numbers, quick_settings, run_quick, summary, synthetic_videos,
                                use_cheap_inception)
 from tests.tiny_method import NAME as TINY, build_tiny
@@ -296,7 +296,8 @@ def test_animation_fid_against_each_distinct_source_once_and_best_of_references_
                            metrics=["fid"], refs=2, out=str(tmp_path), track=False)
     (report,) = run(settings)
     spec = get_dataset("synthetic")
-    items = task_items(settings, spec, resolve_root(spec), "animation")
+    items = task_items(spec, resolve_root(spec), "animation", settings.pairs, settings.num_pairs, settings.seed,
+                       settings.max_videos)
     features = {}
     with torch.no_grad():
         for item in items:  # copy-source's output is its source image, on every driving frame

@@ -61,9 +61,9 @@ def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str
     from bench.runner.items import load_item
     from bench.runner.settings import MEMORY_FORMATS
 
-    evaluator = ItemEvaluator(plan.method, {}, task.task, plan.ctx.device, plan.settings.batch_size,
+    evaluator = ItemEvaluator(plan.method, {}, task.task, plan.ctx.device, plan.batch_size,
                               precision=plan.precision)
-    loaded = [load_item(item, plan.spec.frame_size, plan.refs, plan.settings.seed) for item in task.items]
+    loaded = [load_item(item, plan.spec.frame_size, plan.refs, plan.seed) for item in task.items]
     seconds = {}
     with torch.no_grad():
         for layout in layouts:
@@ -73,7 +73,7 @@ def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str
             for item in loaded:
                 evaluator.evaluate(item, best_of_refs=False)
             seconds[layout] = evaluator.timer.method
-    plan.method.to(memory_format=MEMORY_FORMATS[plan.settings.resolved_memory_format(plan.ctx.device)])
+    plan.method.to(memory_format=MEMORY_FORMATS[plan.layout])
     return seconds, sum(len(item.driving) for item in loaded)
 
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_run(settings)
         (report,) = execute(plan)
         total = time.perf_counter() - start
-        used = settings.resolved_memory_format(plan.ctx.device)
+        used = plan.layout
         other = "contiguous" if used == "channels-last" else "channels-last"
         forwards, forward_frames = forward_only_seconds(plan, plan.tasks[0], (used, other))
         forward = forwards[used]
