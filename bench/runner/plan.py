@@ -27,7 +27,7 @@ from bench.methods.base import Method
 from bench.metrics import NotApplicable, build_metric, metric_info
 from bench.metrics.base import Metric
 from bench.metrics.bootstrap import IntervalSpec
-from bench.metrics.factory import choose_backend
+from bench.metrics.factory import check_backends, choose_backend
 from bench.metrics.tasks import check_requested, task_metrics
 from bench.precision import Precision, get_precision
 from bench.protocol import PROTOCOL
@@ -119,19 +119,31 @@ def task_items(spec: DatasetSpec, root: Path, task: str, pairs: str | None, num_
     return items[:max_videos] if max_videos is not None else items
 
 
-def build_metrics(names: list[str], task: str, domain: str | None, device: torch.device, backends: dict[str, str],
-                  weights_dir: str | None, strict: bool, options: dict[str, dict[str, Any]]
-                  ) -> tuple[dict[str, Metric], dict[str, str]]:
-    """Built metrics (each with its declared target for ``task`` and its resolved backend), and the N/A ones with
-    their reason (missing weights are fatal with ``strict``)."""
+@dataclass(frozen=True)
+class MetricSetup:
+    """How a run's metrics are built: their domain, device, requested backends, weights and options."""
+
+    domain: str | None
+    device: torch.device
+    backends: dict[str, str]
+    weights_dir: str | None = None
+    allow_download: bool = False
+    strict: bool = False
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def build_metrics(names: list[str], task: str, setup: MetricSetup) -> tuple[dict[str, Metric], dict[str, str]]:
+    """Built metrics (each with its declared target for ``task`` and its backend), and the N/A ones with their
+    reason: a metric that does not apply, or whose weights are missing (fatal with ``setup.strict``)."""
     built: dict[str, Metric] = {}
     unavailable: dict[str, str] = {}
     for name in names:
         try:
-            metric = build_metric(name, domain, device, weights_dir=weights_dir, backend=backends.get(name),
-                                  target=metric_info(name).target(task), **options.get(name, {}))
+            metric = build_metric(name, setup.domain, setup.device, weights_dir=setup.weights_dir,
+                                  backend=setup.backends.get(name), allow_download=setup.allow_download,
+                                  target=metric_info(name).target(task), **setup.options.get(name, {}))
         except MissingWeightsError as exc:
-            if strict:
+            if setup.strict:
                 raise
             unavailable[name] = str(exc)
             continue
@@ -167,6 +179,7 @@ def _checked(settings: RunSettings) -> tuple[RunSettings, MethodPlan, Keys, dict
     method_plan = plan_method(settings)
     keys = plan_keys_of(settings, method_plan)
     backends = settings.backend_choices()
+    check_backends(backends)
     computed = {name for names in keys.metrics.values() for name in names}
     stray = sorted(set(backends) - computed)
     if stray:
@@ -194,8 +207,9 @@ def _task_plan(plan: RunPlan, task: str, names: list[str], key: str, backends: d
     items = task_items(spec, plan.root, task, settings.pairs, settings.num_pairs, plan.seed, settings.max_videos)
     if not items:
         raise UserError(f"no {task} items to evaluate in {plan.root} (check the test split and the pairs)")
-    metrics, unavailable = build_metrics(names, task, spec.domain, plan.ctx.device, backends, settings.weights_dir,
-                                         settings.strict, options)
+    setup = MetricSetup(spec.domain, plan.ctx.device, backends, settings.weights_dir, settings.allow_download,
+                        settings.strict, options)
+    metrics, unavailable = build_metrics(names, task, setup)
     used = {name: choose_backend(name, spec.domain, backends.get(name)) or "none" for name in metrics}
     out = TaskPlan(task, items, names, metrics, unavailable, key, settings.task_dir(task),
                    best_of_refs_reason(method, settings.best_of_refs, plan.refs, task, metrics, unavailable),
