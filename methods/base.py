@@ -44,6 +44,9 @@ class Method(nn.Module):
     stages: tuple[TrainingStage, ...] = ()
     #: sub-networks an official checkpoint may lack (they keep their initial weights when absent)
     optional_networks: tuple[str, ...] = ()
+    #: the frozen perceptual loss of the training losses (a ``bench.methods.losses.PerceptualTerm``, kept out of
+    #: the parameters and the state dict), or None
+    perceptual: Any = None
 
     def official_checkpoint(self, data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
         """An official checkpoint's contents as ``{sub-network: state dict}`` (see :func:`bench.methods.official.load_official`); by

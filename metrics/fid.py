@@ -32,7 +32,6 @@ import copy
 import hashlib
 import json
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 from unittest import mock

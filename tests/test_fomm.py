@@ -155,7 +155,7 @@ def test_losses_are_finite_and_train_every_network():
         grads = [p.grad for p in getattr(model, net).parameters()]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), net
     # the frozen VGG is not part of the method's parameters or checkpoint
-    assert not any(k.startswith("_perceptual") or "vgg" in k for k in model.state_dict())
+    assert not any(k.startswith("perceptual") or "vgg" in k for k in model.state_dict())
 
 
 def test_official_configs_have_no_pixel_term():

@@ -50,7 +50,7 @@ def stored_transform(monkeypatch, fx) -> None:
 
 
 def with_fixture_vgg(model, fx):
-    load_vgg19_trunk(model._perceptual.module().vgg, fixture_weights().vgg19_features(fx))
+    load_vgg19_trunk(model.perceptual.module().vgg, fixture_weights().vgg19_features(fx))
     return model
 
 

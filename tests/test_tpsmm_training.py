@@ -74,7 +74,7 @@ def official_model(fx: dict[str, Any]):
     model = build_tpsmm({**fx["model_params"], "losses": losses, "training": schedule})
     for name, recipe in fx["recipes"].items():
         getattr(model, name).load_state_dict(materialize(recipe), strict=True)
-    load_vgg19_trunk(model.perceptual_loss().vgg, materialize(fx["perceptual_vgg19"]))
+    load_vgg19_trunk(model.perceptual.module().vgg, materialize(fx["perceptual_vgg19"]))
     return model.train()
 
 
