@@ -1,4 +1,5 @@
-"""The one checkpoint format of motionbench: what training writes and evaluation loads.
+"""Checkpoint files: the one format of motionbench (what training writes and evaluation loads), read and
+written here; building a method from one is :func:`bench.methods.build_method`'s job.
 
 A checkpoint is a ``torch.save`` of a plain dict::
 
@@ -34,7 +35,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from bench.errors import UserError, first_line
+from bench.errors import CheckpointError, first_line
 from bench.files import atomic_torch_save
 
 FORMAT = "motionbench"
@@ -113,10 +114,6 @@ def save_checkpoint(path: str | Path, **fields: Any) -> Path:
     return atomic_torch_save(payload, path)
 
 
-class CheckpointError(UserError):
-    """A checkpoint file (ours or official) cannot be read or does not match what it should hold."""
-
-
 @dataclass
 class CheckpointFile:
     """A checkpoint read once: its contents (on the CPU), the file's SHA-256 and its path."""
@@ -179,8 +176,13 @@ def _read_folder(path: Path, trusted: bool) -> CheckpointFile:
 
 def ours(checkpoint: CheckpointFile) -> dict[str, Any]:
     """The contents of a motionbench checkpoint, validated (format, version, required fields)."""
-    data, path = checkpoint.data, checkpoint.path
-    if not checkpoint.is_motionbench:
+    return validated(checkpoint.data, checkpoint.path)
+
+
+def validated(data: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """``data`` as the contents of a motionbench checkpoint (format, version, required fields checked)."""
+    data = dict(data)
+    if data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a motionbench checkpoint (no format='{FORMAT}' field); "
                               "for an official checkpoint pass --official")
     version = data.get("version")
@@ -208,38 +210,6 @@ def check_compatible(meta: Mapping[str, Any], expected_method: str | None = None
     if expected_config_hash is not None and digest != expected_config_hash:
         raise CheckpointError(f"{label}is for method '{method}' with config {short_hash(digest)}, not the requested "
                         f"config {short_hash(expected_config_hash)}")
-
-
-def method_from(data: Mapping[str, Any], where: str | Path = "") -> Any:
-    """Build the method a (validated) motionbench checkpoint was trained as and load its weights
-    (on the CPU, eval mode)."""
-    from bench.methods import build_method
-
-    method = build_method(data["method"], data["config"])
-    try:
-        result = method.load_state_dict(data["model"], strict=False)
-    except RuntimeError as exc:  # tensor shapes differ
-        detail = str(exc).strip().splitlines()[-1].strip()
-        raise CheckpointError(f"checkpoint {where} does not match method '{data['method']}': {detail[:200]}") from None
-    if result.missing_keys or result.unexpected_keys:
-        problems = []
-        if result.missing_keys:
-            problems.append(f"{len(result.missing_keys)} missing key(s) e.g. '{result.missing_keys[0]}'")
-        if result.unexpected_keys:
-            problems.append(f"{len(result.unexpected_keys)} unexpected key(s) e.g. '{result.unexpected_keys[0]}'")
-        raise CheckpointError(f"checkpoint {where} does not match method '{data['method']}': {'; '.join(problems)}")
-    return method.eval()
-
-
-def load_method(path: str | Path, expected_method: str | None = None,
-                expected_config_hash: str | None = None, trusted: bool = False) -> tuple[Any, dict[str, Any]]:
-    """Build the method a checkpoint file was trained as and load its weights (on the CPU, eval mode).
-
-    Returns ``(method, meta)`` where ``meta`` is the checkpoint dict without the large states.
-    """
-    data = load_checkpoint(path, trusted=trusted)
-    check_compatible(data, expected_method, expected_config_hash, where=path)
-    return method_from(data, path), meta_of(data)
 
 
 def meta_of(data: Mapping[str, Any]) -> dict[str, Any]:

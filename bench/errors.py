@@ -17,6 +17,10 @@ class DataError(UserError):
     """A dataset root or video cannot be read as expected."""
 
 
+class CheckpointError(UserError):
+    """A checkpoint file (ours or official) cannot be read or does not match what it should hold."""
+
+
 class MissingWeightsError(UserError):
     """Pretrained weights that a backbone needs are not on disk."""
 

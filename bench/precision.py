@@ -4,8 +4,10 @@
 method (weights, inputs and every tensor its code creates) in float64: slower (no oneDNN kernels
 on the CPU), but the float rounding that differs between CPU kernel paths (AVX2, AVX-512, no
 vectors, another thread count) then moves a short training run's numbers by about 1e-8 instead
-of several per cent, which is what the CI regression gate needs (``bench demo --quick``). Metrics
-always compute in float32 from the generated frames, whatever the method's precision.
+of several per cent, which is what the CI regression gate needs (``bench demo --quick``). Initial
+weights are drawn inside :meth:`Precision.scope` too: float32's ``normal_`` has a vectorised
+kernel whose draws differ between kernel paths by about 1e-7, float64's has none. Metrics always
+compute in float32 from the generated frames, whatever the method's precision.
 """
 from __future__ import annotations
 

@@ -178,7 +178,7 @@ class DlibFaceBoxes:
     """dlib's HOG frontal face detector (offline with dlib-bin), upsampling ``upsample`` times."""
 
     def __init__(self, upsample: int = 1) -> None:
-        from bench.metrics import weights
+        from bench import weights
 
         self.detector = weights.import_dlib().get_frontal_face_detector()
         self.upsample = upsample
@@ -200,7 +200,7 @@ class TorchvisionPersons:
         import torch
         from torchvision.models.detection import keypointrcnn_resnet50_fpn
 
-        from bench.metrics import weights
+        from bench import weights
 
         path = weights.resolve(weights.KEYPOINT_RCNN, weights_dir)
         self.torch = torch

@@ -519,8 +519,7 @@ def prepare_video(job: VideoJob, videos: Path, out: Path, fmt: str, hw: tuple[in
                         entry.writer.commit()
                         result.written.append(entry.chunk.relpath)
                         active.remove(entry)
-            if active and reader.header_frames and reader.decoded < reader.header_frames \
-                    and reader.decoded < last:
+            if active and reader.header_frames and reader.decoded < min(reader.header_frames, last):
                 error = (f"truncated source {source}: decoded {reader.decoded} of {reader.header_frames} frames")
         except DataError as exc:
             error = str(exc)

@@ -44,9 +44,12 @@ class Method(nn.Module):
     stages: tuple[TrainingStage, ...] = ()
     #: sub-networks an official checkpoint may lack (they keep their initial weights when absent)
     optional_networks: tuple[str, ...] = ()
+    #: the frozen perceptual loss of the training losses (a ``bench.methods.losses.PerceptualTerm``, kept out of
+    #: the parameters and the state dict), or None
+    perceptual: Any = None
 
     def official_checkpoint(self, data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
-        """An official checkpoint's contents as ``{sub-network: state dict}`` (see :func:`from_official`); by
+        """An official checkpoint's contents as ``{sub-network: state dict}`` (see :func:`bench.methods.official.load_official`); by
         default as they are. A method whose official weights are a folder of files (LivePortrait) maps the
         folder's ``{relative path: contents}`` here; ``where`` names the checkpoint in errors."""
         return data

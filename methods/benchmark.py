@@ -122,8 +122,8 @@ def measure(spec: dict[str, Any]) -> Measurement:
                 result.seconds.append((time.perf_counter() - start) / spec["batch"])
     else:
         method.train()
-        if hasattr(method, "perceptual_loss"):
-            method.perceptual_loss().to(device)  # the frozen VGG-19 is not part of the step's peak
+        if method.perceptual is not None:
+            method.perceptual.module().to(device)  # the frozen VGG-19 is not part of the step's peak
         with tracker.track():
             _sync(device)
             start = time.perf_counter()

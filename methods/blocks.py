@@ -151,51 +151,47 @@ class ResBlock2d(nn.Module):
         return out + x
 
 
-class UpBlock2d(nn.Module):
-    """Nearest 2x upsampling, then conv-BN-ReLU."""
+class ConvNormBlock(nn.Module):
+    """A convolution and its BatchNorm (official names ``conv``, ``norm``): what the up, down and same-resolution
+    blocks share; each subclass says where the resampling goes in :meth:`forward`."""
 
     conv_layer, norm_layer = ResBlock2d.conv_layer, ResBlock2d.norm_layer
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 groups: int = 1) -> None:
+        super().__init__()
+        self.conv = self.conv_layer(in_features, out_features, kernel_size, padding=padding, groups=groups)
+        self.norm = self.norm_layer(out_features, affine=True)
+
+    def conv_norm_relu(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.norm(self.conv(x)))
+
+
+class UpBlock2d(ConvNormBlock):
+    """Nearest 2x upsampling, then conv-BN-ReLU."""
+
     #: upsampling factor (per spatial dimension)
     scale: int | tuple[int, ...] = 2
 
-    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
-                 groups: int = 1) -> None:
-        super().__init__()
-        self.conv = self.conv_layer(in_features, out_features, kernel_size, padding=padding, groups=groups)
-        self.norm = self.norm_layer(out_features, affine=True)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=self.scale))))
+        return self.conv_norm_relu(F.interpolate(x, scale_factor=self.scale))
 
 
-class DownBlock2d(nn.Module):
+class DownBlock2d(ConvNormBlock):
     """Conv-BN-ReLU, then 2x average pooling."""
 
-    conv_layer, norm_layer = ResBlock2d.conv_layer, ResBlock2d.norm_layer
     #: average pooling and its window (per spatial dimension)
     pool, window = staticmethod(F.avg_pool2d), 2
 
-    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
-                 groups: int = 1) -> None:
-        super().__init__()
-        self.conv = self.conv_layer(in_features, out_features, kernel_size, padding=padding, groups=groups)
-        self.norm = self.norm_layer(out_features, affine=True)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(F.relu(self.norm(self.conv(x))), kernel_size=self.window)
+        return self.pool(self.conv_norm_relu(x), kernel_size=self.window)
 
 
-class SameBlock2d(nn.Module):
+class SameBlock2d(ConvNormBlock):
     """Conv-BN-ReLU at constant resolution."""
 
-    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
-                 groups: int = 1) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_features, out_features, kernel_size, padding=padding, groups=groups)
-        self.norm = nn.BatchNorm2d(out_features, affine=True)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.norm(self.conv(x)))
+        return self.conv_norm_relu(x)
 
 
 class GeneratorTrunk(nn.Module):

@@ -12,7 +12,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import MissingWeightsError, UserError
+from bench.errors import ConfigError, MissingWeightsError, UserError
 from bench.methods.blocks import ALIGN_CORNERS, AntiAliasInterpolation2d, make_coordinate_grid
 
 #: file name of torchvision's ImageNet VGG-19 weights in the torch hub cache
@@ -123,6 +123,28 @@ class ImagePyramid(nn.Module):
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         return [down(image) for down in self.downs]
+
+
+@dataclass
+class PerceptualLossParams:
+    """The perceptual-loss settings FOMM, MRAA, TPSMM and SADM share (the official ``train_params`` names):
+    image-pyramid ``scales``, VGG-19 layer weights ``perceptual`` (relu1_1 .. relu5_1), ``pixel_l1`` (ours:
+    weight of mean |prediction - driving|, 0 = off as in the official configs, used by the tiny presets),
+    ``pretrained_vgg`` (false: a random VGG, tests and offline presets) and ``vgg_weights`` (a file)."""
+
+    scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
+    perceptual: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
+    pixel_l1: float = 0.0
+    pretrained_vgg: bool = True
+    vgg_weights: str | None = None
+
+    def validate(self, prefix: str = "losses") -> None:
+        """Values the loss cannot run with, named by their config key."""
+        if len(self.perceptual) != len(_VGG19_TAPS):
+            raise ConfigError(f"config key '{prefix}.perceptual': needs {len(_VGG19_TAPS)} weights (relu1_1 .. "
+                              f"relu5_1), got {self.perceptual}")
+        if not self.scales or any(not 0 < s <= 1 for s in self.scales):
+            raise ConfigError(f"config key '{prefix}.scales': needs pyramid scales in (0, 1], got {self.scales}")
 
 
 class PerceptualLoss(nn.Module):
@@ -271,3 +293,23 @@ def avd_stage_losses(detector: nn.Module, avd_network: nn.Module, batch: Mapping
         pose = random_pose_scale({key: target[key] for key in terms.values()}, random_scale)
     rebuilt = avd_network(identity, pose)
     return {loss: (target[key] - rebuilt[key]).abs().mean() for loss, key in terms.items()}
+
+
+class PerceptualTerm:
+    """The perceptual loss of :class:`PerceptualLossParams`, built on first use and kept out of the method's
+    parameters and ``state_dict`` (it is frozen and not part of the checkpoint)."""
+
+    def __init__(self, params: PerceptualLossParams) -> None:
+        self.params = params
+        self._loss: PerceptualLoss | None = None
+
+    def module(self) -> PerceptualLoss:
+        """The loss module (built on first use)."""
+        if self._loss is None:
+            p = self.params
+            self._loss = PerceptualLoss(p.scales, p.perceptual, pretrained=p.pretrained_vgg, weights_path=p.vgg_weights)
+        return self._loss
+
+    def __call__(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self._loss = self.module().to(device=prediction.device, dtype=prediction.dtype)
+        return self._loss(prediction, target)

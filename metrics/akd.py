@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.metrics import weights
+from bench import weights
 from bench.metrics.aggregation import Measurement, VideoSums
 from bench.metrics.base import Backend, Metric, MetricInfo, TaskUse
 from bench.metrics.frame_average import check_pair, to_uint8_images

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from bench.metrics.aggregation import Measurement
-from bench.metrics.weights import WeightFile
+from bench.weights import WeightFile
 
 #: what a metric compares the generated frames against, per task
 TARGETS = {

@@ -52,8 +52,8 @@ def _build(name: str, domain: str, device: torch.device, weights_dir: str | Path
         return build_metric(name, domain, device, weights_dir=weights_dir), ""
     except MissingWeightsError as exc:
         if name in ("akd", "csim", "aed") and domain == "face":
-            return build_metric(name, domain, device, weights_dir=weights_dir, backend="dlib"), \
-                f"dlib backend ({exc.filename} missing)"
+            return (build_metric(name, domain, device, weights_dir=weights_dir, backend="dlib"),
+                    f"dlib backend ({exc.filename} missing)")
         random = {"lpips": {"pretrained_backbone": False}, "fid": {"pretrained": False}}.get(name)
         if random is None:
             raise

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.errors import UserError
-from bench.metrics import weights
+from bench import weights
 
 Embedding = np.ndarray | None
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

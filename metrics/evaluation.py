@@ -17,8 +17,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from bench.datasets.video_io import FRAME_SUFFIXES, MOVIE_SUFFIXES, read_frames, read_video, split_entries, \
-    to_tensor, video_kind
+from bench.datasets.video_io import (FRAME_SUFFIXES, MOVIE_SUFFIXES, read_frames, read_video, split_entries,
+                                    to_tensor, video_kind)
 from bench.errors import DataError, UserError
 from bench.metrics.aggregation import DEFAULT_CONVENTION, MetricResult, aggregate
 from bench.metrics.base import Metric
@@ -68,14 +68,20 @@ def read_sources(path: str | Path) -> dict[str, Path]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"sources file not found: {path}")
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or not {"generated", "source_image"} <= set(reader.fieldnames):
-            raise UserError(f"{path}: expected a CSV header 'generated,source_image', got {reader.fieldnames}")
-        sources = {}
-        for row in reader:
-            image = Path(row["source_image"])
-            sources[video_key(Path(row["generated"]).name)] = image if image.is_absolute() else path.parent / image
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+            header = set(rows[0]) if rows else set()
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{path}: not a UTF-8 CSV file ({type(exc).__name__})") from None
+    if not {"generated", "source_image"} <= header:
+        raise UserError(f"{path}: expected a CSV header 'generated,source_image' and rows, got {sorted(header)}")
+    sources = {}
+    for line, row in enumerate(rows, start=2):
+        if not row.get("generated") or not row.get("source_image"):
+            raise UserError(f"{path}: line {line} lacks its generated video or its source image: {row}")
+        image = Path(row["source_image"])
+        sources[video_key(Path(row["generated"]).name)] = image if image.is_absolute() else path.parent / image
     return sources
 
 
@@ -88,38 +94,59 @@ class Evaluation:
     evaluated: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """How generated folders are scored: frames per metric update, the image of side-by-side frames to score
+    (``column`` as in :func:`read_generated`), the averaging convention and the intervals."""
+
+    batch_size: int = 16
+    column: int | None = None
+    convention: str = DEFAULT_CONVENTION
+    intervals: IntervalSpec | None = None
+
+
 def evaluate_folders(real_root: str | Path, generated_dir: str | Path, metrics: dict[str, Metric],
-                     sources: dict[str, Path] | None = None, batch_size: int = 16,
-                     progress: Callable[[str], None] | None = None, column: int | None = None,
-                     convention: str = DEFAULT_CONVENTION, intervals: IntervalSpec | None = None) -> Evaluation:
-    """Update every metric with each (generated, real) pair of videos, one batch at a time (``column`` as in
-    :func:`read_generated`); then aggregate by ``convention`` with ``intervals``."""
+                     sources: dict[str, Path] | None = None, scoring: Scoring = Scoring(),
+                     unavailable: dict[str, str] | None = None,
+                     progress: Callable[[str], None] | None = None) -> Evaluation:
+    """Update every metric with each (generated, real) pair of videos, one batch at a time; then aggregate.
+    ``unavailable`` metrics (not built: N/A, with their reason) are reported in the results too."""
     real = index_videos(real_split_dir(real_root))
     generated = index_videos(Path(generated_dir))
     if not generated:
         raise DataError(f"no videos found in {generated_dir}")
-    sources = sources or {}
     evaluation = Evaluation({})
     for key, gen_path in generated.items():
-        reason = _pair_problem(key, real, sources)
-        gen_frames = real_frames = None
-        if reason is None:
-            real_frames = read_video(real[key])
-            gen_frames = read_generated(gen_path, real_frames.shape[1:3], column)
-            reason = shape_mismatch(gen_frames, real_frames)
+        reason = _score_pair(key, gen_path, real, sources or {}, metrics, scoring)
         if reason is not None:
             evaluation.skipped[key] = reason
             continue
-        source = to_tensor(read_frames(sources[key], [0])) if key in sources else None
-        if source is None and any(m.target == "source" for m in metrics.values()):
-            evaluation.skipped[key] = "no source image in --sources for a metric compared with the source"
-            continue
-        _update_all(metrics, key, gen_frames, real_frames, source, batch_size)
         evaluation.evaluated.append(key)
         if progress:
             progress(key)
-    evaluation.results = {name: aggregate(metric.compute(), convention, intervals) for name, metric in metrics.items()}
+    results = {name: aggregate(metric.compute(), scoring.convention, scoring.intervals)
+               for name, metric in metrics.items()}
+    results.update({name: MetricResult(name, None, na_reason=why) for name, why in (unavailable or {}).items()})
+    evaluation.results = results
     return evaluation
+
+
+def _score_pair(key: str, gen_path: Path, real: dict[str, Path], sources: dict[str, Path], metrics: dict[str, Metric],
+                scoring: Scoring) -> str | None:
+    """Feed the metrics one generated video and its real one; why it was skipped (None when scored)."""
+    reason = _pair_problem(key, real, sources)
+    if reason is not None:
+        return reason
+    real_frames = read_video(real[key])
+    gen_frames = read_generated(gen_path, real_frames.shape[1:3], scoring.column)
+    reason = shape_mismatch(gen_frames, real_frames)
+    if reason is not None:
+        return reason
+    source = to_tensor(read_frames(sources[key], [0])) if key in sources else None
+    if source is None and any(m.target == "source" for m in metrics.values()):
+        return "no source image in --sources for a metric compared with the source"
+    _update_all(metrics, key, gen_frames, real_frames, source, scoring.batch_size)
+    return None
 
 
 def read_generated(path: Path, frame_hw: tuple[int, int], column: int | None = None) -> np.ndarray:

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from bench.errors import UserError
-from bench.metrics import METRICS, weights
+from bench import weights
+from bench.metrics.registry import METRICS
 from bench.metrics.aggregation import Measurement
 from bench.metrics.base import Metric, MetricInfo
 
@@ -59,6 +60,18 @@ def applicable(name: str, domain: str | None) -> tuple[bool, str]:
         return False, (f"{name} needs a {' or '.join(info.domains or ())} model; no domain given "
                        f"(use --domain {'|'.join(info.domains or ())})")
     return False, f"{name} is not defined for {domain} data (it needs a {' or '.join(info.domains or ())} model)"
+
+
+def check_backends(backends: dict[str, str], domain: str | None = None) -> None:
+    """Every ``--backend METRIC=NAME`` names a registered metric and one of its backends, before any compute (a
+    misspelt backend of a metric that turns out N/A on this data would otherwise pass unnoticed)."""
+    for name, backend in backends.items():
+        info = metric_info(name)
+        names = [b.name for b in info.backends]
+        if backend not in names:
+            choices = ", ".join(names) if names else "none: it has no backends"
+            raise UserError(f"--backend {name}={backend}: metric '{name}' has no backend '{backend}' "
+                            f"(choose from: {choices})")
 
 
 def choose_backend(name: str, domain: str | None, backend: str | None) -> str | None:

@@ -32,7 +32,6 @@ import copy
 import hashlib
 import json
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 from unittest import mock
@@ -42,7 +41,7 @@ import torch
 from PIL import Image
 
 from bench.files import atomic_write
-from bench.metrics import weights
+from bench import weights
 from bench.metrics.aggregation import Measurement
 from bench.metrics.base import Backend, Metric, MetricInfo, TaskUse
 from bench.metrics.frechet import FrechetStats, ResampledFrechet, frechet_distance

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.metrics import weights
+from bench import weights
 from bench.metrics.aggregation import Measurement
 from bench.metrics.base import Backend, Metric, MetricInfo, TaskUse
 from bench.metrics.frechet import FrechetStats, ResampledFrechet, frechet_distance

@@ -8,7 +8,7 @@ return_features=True`` ("Return raw features before the softmax layer"): the mod
 [0, 255] to [-1, 1], resizes the frames to I3D's 224 x 224 and returns the 400-d features (what the
 flags do is read from StyleGAN-V's call and comments; the TorchScript file was not available offline
 to inspect, so it is called exactly as StyleGAN-V calls it rather than preprocessed here). The file
-is found in ``--weights-dir`` or the torch hub cache (:data:`bench.metrics.weights.I3D_FVD`); it is
+is found in ``--weights-dir`` or the torch hub cache (:data:`bench.weights.I3D_FVD`); it is
 never downloaded unless asked for.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from bench.metrics import weights
+from bench import weights
 
 #: StyleGAN-V's ``detector_kwargs`` for FVD
 I3D_KWARGS = {"rescale": True, "resize": True, "return_features": True}

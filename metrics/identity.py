@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.metrics import weights
+from bench import weights
 from bench.metrics.aggregation import Measurement, VideoSums
 from bench.metrics.base import Backend, Metric, MetricInfo, TaskUse
 from bench.metrics.embeddings import Embedder, Embedding, build_embedder

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.errors import UserError
-from bench.metrics import weights
+from bench import weights
 
 Detection = tuple[np.ndarray, np.ndarray] | None
 

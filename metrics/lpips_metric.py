@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from bench.errors import UserError
-from bench.metrics import weights
+from bench import weights
 from bench.metrics.base import Backend, MetricInfo, TaskUse
 from bench.metrics.frame_average import FrameAverageMetric
 

@@ -54,7 +54,7 @@ import torch
 from scipy.ndimage import generate_binary_structure, maximum_filter
 from torch import nn
 
-from bench.metrics import weights
+from bench import weights
 
 NUM_JOINTS = 18
 #: joint types of each limb (post.joint_to_limb_heatmap_relationship)

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.metrics import weights
+from bench import weights
 
 NUM_CLASSES = 751  # Market-1501 training identities (ft_net(751) in extract_body_id)
 INPUT_SIZE = (288, 144)  # (H, W) of transforms.Resize in extract_body_id

@@ -49,16 +49,15 @@ def select_runs(frame: pd.DataFrame, group_keys: tuple[str, ...], row_keys: tupl
     varying = [t for t in PROTOCOL_TAGS if t not in cells]
     frame = frame.assign(_protocol=_protocol_key(frame, varying), _newest=_start(frame),
                          _videos=pd.to_numeric(frame.get("videos"), errors="coerce") if "videos" in frame else 0)
-    rows_per_protocol = frame.groupby(list(group_keys) + ["task", "_protocol"], dropna=False)[list(row_keys)] \
-        .apply(lambda part: len(part.drop_duplicates()))
+    grouped = frame.groupby(list(group_keys) + ["task", "_protocol"], dropna=False)[list(row_keys)]
+    rows_per_protocol = grouped.apply(lambda part: len(part.drop_duplicates()))
     frame = frame.join(rows_per_protocol.rename("_rows"), on=list(group_keys) + ["task", "_protocol"])
     ranked = frame.sort_values(["_rows", "_videos", "_newest"], ascending=False, kind="stable", na_position="last")
     chosen = ranked.drop_duplicates(subset=list(group_keys) + ["task"], keep="first")[
         list(group_keys) + ["task", "_protocol"]]
     kept = frame.merge(chosen, on=list(group_keys) + ["task", "_protocol"])
     seeded = one_seed_per_row(kept, list(group_keys + row_keys), cells)  # training seeds: never mixed in a row
-    newest = seeded.sort_values("_newest", ascending=False, kind="stable", na_position="last") \
-        .drop_duplicates(subset=cells, keep="first")
-    newest = with_spread(newest, kept, cells)
+    newest = seeded.sort_values("_newest", ascending=False, kind="stable", na_position="last")
+    newest = with_spread(newest.drop_duplicates(subset=cells, keep="first"), kept, cells)
     left_out = len(frame) - len(kept)
     return Selection(newest.drop(columns=[c for c in _RANK if c in newest]).reset_index(drop=True), left_out)

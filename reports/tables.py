@@ -30,7 +30,7 @@ from bench.reports.runs import DEFAULT_VARIANTS, NA_PREFIX
 from bench.reports.seeds import COUNT, SUFFIX
 from bench.reports.selection import Selection, select_runs
 from bench.reports.significance import RULE, PerVideoFetch, mark_rows
-from bench.runner.protocol import PROTOCOL
+from bench.protocol import PROTOCOL
 
 #: the paper's row orders (Table 1 layout); other datasets / methods follow by name
 DATASET_ORDER = ("vox", "dfdc", "nemo", "fashion", "aist", "taichi", "bair", "mgif")

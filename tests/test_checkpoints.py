@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from bench.checkpoints import (capture_rng, check_compatible, config_hash, load_checkpoint, load_method,
-                               restore_rng, save_checkpoint)
+from bench.checkpoints import (capture_rng, check_compatible, config_hash, load_checkpoint, meta_of, restore_rng,
+                               save_checkpoint)
 from bench.errors import UserError
+from bench.methods import build_method
 from tests.tiny_method import NAME, build_tiny
 
 
@@ -33,8 +34,8 @@ def test_round_trip_with_weights_only_load(tmp_path):
     data = load_checkpoint(path)  # weights_only=True: the RNG states must be plain types
     assert data["format"] == "motionbench" and data["method"] == NAME and data["epoch"] == 3
     assert data["config_hash"] == config_hash({"channels": 4})
-    loaded, meta = load_method(path, expected_method=NAME, expected_config_hash=config_hash({"channels": 4}))
-    assert meta["train_dataset"] == "synthetic" and "model" not in meta
+    loaded = build_method(NAME, checkpoint=path)
+    assert meta_of(data)["train_dataset"] == "synthetic" and "model" not in meta_of(data)
     for (k1, v1), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert k1 == k2 and torch.equal(v1, v2)
     assert not loaded.training
@@ -55,9 +56,11 @@ def test_other_method_or_config_is_a_clear_error(tmp_path):
     _save_tiny(path, {"channels": 4})
     digest = config_hash({"channels": 4})[:8]
     with pytest.raises(UserError, match=rf"is for method '{NAME}' \(config {digest}\), not 'sadm'"):
-        load_method(path, expected_method="sadm")
+        check_compatible(load_checkpoint(path), expected_method="sadm")
     with pytest.raises(UserError, match="not the requested config"):
-        load_method(path, expected_method=NAME, expected_config_hash=config_hash({"channels": 5}))
+        check_compatible(load_checkpoint(path), expected_method=NAME, expected_config_hash=config_hash({"channels": 5}))
+    with pytest.raises(UserError, match=f"is for method '{NAME}', not 'sadm'"):
+        build_method("sadm", checkpoint=path)
     with pytest.raises(UserError) as exc:
         check_compatible(load_checkpoint(path), expected_method="fomm")
     assert "\n" not in str(exc.value)
@@ -67,8 +70,8 @@ def test_weights_that_do_not_fit_the_config_are_a_user_error(tmp_path):
     path = tmp_path / "ckpt.pt"
     model = build_tiny({"channels": 4})
     save_checkpoint(path, method=NAME, config={"channels": 6}, model=model.state_dict())
-    with pytest.raises(UserError, match="does not match method"):
-        load_method(path)
+    with pytest.raises(UserError, match=r"does not fit method '.*' with this config: .*of another shape, e\.g\."):
+        build_method(checkpoint=path)
 
 
 def test_missing_corrupt_and_foreign_files(tmp_path):

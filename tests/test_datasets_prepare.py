@@ -397,7 +397,7 @@ def test_torchvision_person_detector_output(monkeypatch):
     import torch
     from torchvision.models.detection import keypointrcnn_resnet50_fpn
 
-    from bench.metrics import weights
+    from bench import weights
 
     torch.manual_seed(0)
     state = keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict()

@@ -177,7 +177,8 @@ def test_animation_fid_of_bench_evaluate_with_sources_equals_bench_run(tmp_path,
     settings = RunSettings(method="copy-source", dataset="synthetic", task="animation", num_pairs=12,
                            metrics=["fid"], refs=0, out=str(tmp_path / "run"), track=False)
     spec = get_dataset("synthetic")
-    items = task_items(settings, spec, resolve_root(spec), "animation")
+    items = task_items(spec, resolve_root(spec), "animation", settings.pairs, settings.num_pairs, settings.seed,
+                       settings.max_videos)
     by_driving = {item.driving.name: item for item in items}  # evaluate pairs outputs with real videos by name
     chosen = list(by_driving.values())[:4]
     settings.pairs = str(tmp_path / "pairs.csv")

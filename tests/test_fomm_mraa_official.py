@@ -1,4 +1,4 @@
-"""from_official: dict and file checkpoints, safe loading, mismatch errors; 'bench methods list'."""
+"""build_method(..., official=True): dict and file checkpoints, safe loading, mismatch errors; 'bench methods list'."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from bench.cli import main
 from bench.errors import UserError
-from bench.methods import from_official
+from bench.methods import build_method
 from bench.methods.official import CheckpointError
 from tests.fomm_mraa_reference import load_fixture
 from tests.reference import tolerance
@@ -26,8 +26,8 @@ def test_loads_from_a_dict_and_from_a_file_identically_in_eval_mode(mraa_fixture
     path = tmp_path / "mraa.pth.tar"
     # an official checkpoint also holds optimizer state and epochs, which are ignored
     torch.save({**fx["state_dict"], "epoch_reconstruction": 3, "optimizer_reconstruction": {"state": {}}}, path)
-    from_dict = from_official("mraa", fx["model_params"], fx["state_dict"])
-    from_file = from_official("mraa", fx["model_params"], str(path))
+    from_dict = build_method("mraa", fx["model_params"], fx["state_dict"], official=True)
+    from_file = build_method("mraa", fx["model_params"], str(path), official=True)
     assert not from_dict.training and not from_file.training and from_file.name == "mraa"
     with torch.no_grad():
         a = from_dict.generate(fx["inputs"]["source"], fx["inputs"]["driving"])
@@ -41,32 +41,32 @@ def test_pickled_objects_need_trusted(mraa_fixture, tmp_path):
     path = tmp_path / "pickled.pth.tar"
     torch.save({**fx["state_dict"], "extra": NotATensor()}, path)
     with pytest.raises(CheckpointError, match="trusted=True"):
-        from_official("mraa", fx["model_params"], path)
-    assert from_official("mraa", fx["model_params"], path, trusted=True).name == "mraa"
+        build_method("mraa", fx["model_params"], path, official=True)
+    assert build_method("mraa", fx["model_params"], path, trusted=True, official=True).name == "mraa"
 
 
 def test_mismatched_checkpoint_is_one_line_naming_keys(shared_dir):
     face, body = load_fixture("fomm-face"), load_fixture("fomm-body")
     with pytest.raises(UserError) as err:  # 4 keypoints in the file, 5 in the config
-        from_official("fomm", face["model_params"], body["state_dict"])
+        build_method("fomm", face["model_params"], body["state_dict"], official=True)
     message = str(err.value)
     assert "\n" not in message and "generator" in message and "dense_motion_network" in message
     renamed = {**face["state_dict"], "kp_detector": {("x" + k): v for k, v in face["state_dict"]["kp_detector"].items()}}
     with pytest.raises(UserError, match="missing predictor.encoder.*unexpected xpredictor"):
-        from_official("fomm", face["model_params"], renamed)
+        build_method("fomm", face["model_params"], renamed, official=True)
     with pytest.raises(UserError, match="no 'kp_detector'"):
-        from_official("fomm", face["model_params"], {"generator": face["state_dict"]["generator"]})
+        build_method("fomm", face["model_params"], {"generator": face["state_dict"]["generator"]}, official=True)
     with pytest.raises(UserError, match="not found"):
-        from_official("fomm", face["model_params"], "/nonexistent/vox-cpk.pth.tar")
+        build_method("fomm", face["model_params"], "/nonexistent/vox-cpk.pth.tar", official=True)
     with pytest.raises(UserError, match="no official checkpoint format"):
-        from_official("sadm", face["model_params"], face["state_dict"])
+        build_method("sadm", face["model_params"], face["state_dict"], official=True)
 
 
 def test_corrupt_file_is_a_user_error(tmp_path, shared_dir):
     path = tmp_path / "broken.pth.tar"
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="cannot read checkpoint"):
-        from_official("fomm", load_fixture("fomm-face")["model_params"], path)
+        build_method("fomm", load_fixture("fomm-face")["model_params"], path, official=True)
 
 
 def test_methods_list_counts_parameters_of_the_dataset_preset(capsys):

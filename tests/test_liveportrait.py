@@ -15,7 +15,7 @@ import yaml
 from bench.checkpoints import CheckpointError
 from bench.cli import main
 from bench.errors import ConfigError
-from bench.methods import build_method, from_official
+from bench.methods import build_method
 from bench.methods.liveportrait import OFFICIAL_FILES, LivePortrait, build_liveportrait
 from bench.methods.liveportrait.motion import transform_keypoint
 from bench.methods.presets import load_model_params, preset_datasets
@@ -110,7 +110,7 @@ def test_networks_equal_the_official_code(fx, case):
     """Motion extractor, keypoint transform, appearance features, stitching, warping and decoding (one driving
     frame at a time, as the official wrapper is called), the retargeting MLPs."""
     data = fx["cases"][case]
-    model = from_official("liveportrait", params_of(fx, case), official_files(fx, case))
+    model = build_method("liveportrait", params_of(fx, case), official_files(fx, case), official=True)
     source, driving = data["inputs"]["source"], data["inputs"]["driving"]
     with torch.no_grad():
         state, info = model.source_state(source), model.motion(driving)
@@ -132,7 +132,7 @@ def pipeline_model(fx: dict[str, Any], flags: dict[str, Any]) -> LivePortrait:
     animation = {"relative_motion": flags["flag_relative_motion"], "stitching": flags["flag_stitching"],
                  "driving_option": flags.get("driving_option", "expression-friendly"),
                  "driving_multiplier": flags.get("driving_multiplier", 1.0)}
-    return from_official("liveportrait", params_of(fx, "pipeline", **animation), official_files(fx, "pipeline"))
+    return build_method("liveportrait", params_of(fx, "pipeline", **animation), official_files(fx, "pipeline"), official=True)
 
 
 def pipeline_inputs(fx: dict[str, Any], flags: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,24 +197,24 @@ def test_official_folder_loads_strictly_and_a_missing_file_is_named(fx, tmp_path
     files = official_files(fx, "networks-small")
     folder = write_folder(tmp_path / "liveportrait", files)
     (folder / "landmark.onnx").write_bytes(b"not read")
-    model = from_official("liveportrait", params_of(fx, "networks-small"), folder)
+    model = build_method("liveportrait", params_of(fx, "networks-small"), folder, official=True)
     stitching = model.stitching_retargeting_module.state_dict()
     for entry, state in files[OFFICIAL_FILES[STITCHING]].items():  # 'module.' prefixes removed as the official loader
         assert all(torch.equal(stitching[f"{entry}.{k.removeprefix('module.')}"], v) for k, v in state.items())
     motion = model.motion_extractor.state_dict()
     assert all(torch.equal(motion[k], v) for k, v in files[OFFICIAL_FILES["motion_extractor"]].items())
     flat = write_folder(tmp_path / "flat", {Path(r).name: c for r, c in files.items()})  # the five files side by side
-    from_official("liveportrait", params_of(fx, "networks-small"), flat)
+    build_method("liveportrait", params_of(fx, "networks-small"), flat, official=True)
     (folder / OFFICIAL_FILES["warping_module"]).unlink()
     with pytest.raises(CheckpointError, match=r"has no base_models/warping_module\.pth: put LivePortrait's official"):
-        from_official("liveportrait", params_of(fx, "networks-small"), folder)
+        build_method("liveportrait", params_of(fx, "networks-small"), folder, official=True)
     wrong = {**files, OFFICIAL_FILES[STITCHING]: {"retarget_shoulder": {}}}
     with pytest.raises(CheckpointError, match="has no 'retarget_mouth' state dict"):
-        from_official("liveportrait", params_of(fx, "networks-small"), wrong)
+        build_method("liveportrait", params_of(fx, "networks-small"), wrong, official=True)
 
 
 def test_bench_run_official_folder_on_the_synthetic_set(fx, tmp_path):
-    """``bench run --official --checkpoint FOLDER``: the run evaluates what ``from_official`` builds and records
+    """``bench run --official --checkpoint FOLDER``: the run evaluates what ``build_method(..., official=True)`` builds and records
     the folder's hash and the animation options (input size 32: the 64-px frames resized in, decoded at 64)."""
     from tests.run_support import first_video_l1, summary
 
@@ -229,7 +229,7 @@ def test_bench_run_official_folder_on_the_synthetic_set(fx, tmp_path):
     run = summary(out)["run"]
     assert run["origin"] == "official" and len(run["checkpoint_sha256"]) == 64
     assert run["config"]["animation"] == {"relative_motion": True, "stitching": False}
-    expected = first_video_l1(from_official("liveportrait", params, folder))
+    expected = first_video_l1(build_method("liveportrait", params, folder, official=True))
     assert summary(out)["means"]["l1"] == pytest.approx(expected, abs=1e-5)
 
 
@@ -238,7 +238,7 @@ def test_bench_run_official_folder_on_the_synthetic_set(fx, tmp_path):
 def test_frames_are_resized_in_and_out_and_the_layout_does_not_matter(fx):
     """32-px frames: resized to the model's 64, decoded at 128, returned at 32; channels-last weights (4-D only:
     the 3-D convolutions have no such layout) give the same frames within the official layout noise."""
-    model = from_official("liveportrait", params_of(fx, "networks-small"), official_files(fx, "networks-small"))
+    model = build_method("liveportrait", params_of(fx, "networks-small"), official_files(fx, "networks-small"), official=True)
     frames = torch.nn.functional.interpolate(fx["cases"]["networks-small"]["inputs"]["driving"], size=(32, 32),
                                              mode="bilinear", antialias=True)
     with torch.no_grad():

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from bench.errors import MissingWeightsError
-from bench.metrics import build_metric, weights
+from bench.metrics import build_metric
+from bench import weights
 
 
 @pytest.fixture

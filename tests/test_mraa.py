@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.errors import ConfigError
-from bench.methods import build_method, from_official
+from bench.methods import build_method
 from bench.methods.mraa import animation_region_params
 from bench.methods.mraa.networks import covariance_sqrt, revert_axis_swap
 from bench.methods.presets import load_model_params
@@ -35,7 +35,7 @@ def test_shipped_presets_equal_the_official_model_params(shared_dir):
 @pytest.mark.parametrize("name", ["mraa-face", "mraa-body"])
 def test_reproduces_the_official_forward_pass(shared_dir, name):
     fx = load_fixture(name)
-    model = from_official("mraa", fx["model_params"], fx["state_dict"])
+    model = build_method("mraa", fx["model_params"], fx["state_dict"], official=True)
     with torch.no_grad():
         got = model.forward_details(fx["inputs"]["source"], fx["inputs"]["driving"], with_avd=True)
     errors = max_errors(got, fx["outputs"])
@@ -49,7 +49,7 @@ def body_model():
     if not FIXTURES.is_dir():
         pytest.skip(f"reference fixtures not found at {FIXTURES}")
     fx = load_fixture("mraa-body")
-    return from_official("mraa", fx["model_params"], fx["state_dict"]), fx
+    return build_method("mraa", fx["model_params"], fx["state_dict"], official=True), fx
 
 
 def test_pca_affine_is_a_square_root_of_the_region_covariance(body_model):
@@ -126,7 +126,7 @@ def test_config_errors_name_the_key():
 def test_reproduces_the_official_forward_pass_on_cuda(shared_dir, monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     fx = load_fixture("mraa-face")
-    model = from_official("mraa", fx["model_params"], fx["state_dict"]).cuda()
+    model = build_method("mraa", fx["model_params"], fx["state_dict"], official=True).cuda()
     source, driving = fx["inputs"]["source"].cuda(), fx["inputs"]["driving"].cuda()
     with torch.no_grad():
         got = model.forward_details(source, driving, with_avd=True)
@@ -149,4 +149,4 @@ def test_the_avd_stage_flag_is_in_the_state_and_official_checkpoints_set_it(shar
     fresh.load_state_dict(older)
     assert not fresh.stage_trained("avd")
     fx = load_fixture("mraa-face")
-    assert from_official("mraa", fx["model_params"], fx["state_dict"]).stage_trained("avd")
+    assert build_method("mraa", fx["model_params"], fx["state_dict"], official=True).stage_trained("avd")

@@ -14,7 +14,7 @@ import torch
 
 import bench.methods.fomm.shared as shared
 from bench.errors import UserError
-from bench.methods import build_method, from_official
+from bench.methods import build_method
 from bench.methods.fomm import normalize_kp
 from bench.methods.fomm.animation import movement_scale
 from bench.methods.losses import RandomTransform
@@ -50,7 +50,7 @@ def stored_transform(monkeypatch, fx) -> None:
 
 
 def with_fixture_vgg(model, fx):
-    load_vgg19_trunk(model._perceptual.module().vgg, fixture_weights().vgg19_features(fx))
+    load_vgg19_trunk(model.perceptual.module().vgg, fixture_weights().vgg19_features(fx))
     return model
 
 
@@ -232,7 +232,7 @@ def fomm_animation(shared_dir):
     fx = load_fixture("fomm-animation-face")
 
     def model(**animation):
-        return from_official("fomm", {**fx["model_params"], "animation": animation}, fx["state_dict"])
+        return build_method("fomm", {**fx["model_params"], "animation": animation}, fx["state_dict"], official=True)
 
     return fx, model
 

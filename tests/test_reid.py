@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from bench.errors import MissingWeightsError
-from bench.metrics import weights
+from bench import weights
 from bench.metrics.reid import FrameStatsBatchNorm2d, FtNet, ReIDBody, official_transform
 from tests.reference import POSE_EVALUATION
 

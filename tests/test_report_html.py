@@ -228,7 +228,7 @@ def test_every_method_keeps_the_same_seeded_videos(store):
 def test_html_table_bolds_best_shows_arrows_parentheses_and_na_reasons(store_env):
     text = table_html(build_table("table1", load_runs()))
     assert '<th title="lower is better">L1 ↓</th>' in text and '<th title="higher is better">PSNR ↑</th>' in text
-    assert re.search(r"<td><strong>0\.0\d+</strong> <span class=\"best\"[^>]*>\(0\.0\d+\)</span></td>", text)
+    assert re.search(r"<td[^>]*><strong>0\.0\d+</strong> <span class=\"best\"[^>]*>\(0\.0\d+\)</span></td>", text)
     assert '<span class="na" title="lpips not logged for reconstruction">N/A</span>' in text
     assert "Copy source" in text and TINY in text and "Synthetic" in text
 

@@ -19,13 +19,12 @@ from bench.datasets.spec import DatasetSpec
 from bench.datasets.video_io import list_videos
 from bench.methods import METHODS, MethodSpec, build_method
 from bench.methods.base import Method
-from bench.methods.official import from_official
 from bench.metrics import metric_info
 from bench.metrics.base import Metric
 from bench.runner import RunSettings, plan_run, run
 from bench.runner.evaluate import ItemEvaluator
 from bench.runner.items import animation_items, load_item
-from bench.runner.plan import file_sha256
+from bench.runner.records import file_sha256
 from tests.run_support import (copy_source_l1, frames01, numbers, quick_settings, run_quick, summary, synthetic_videos,
                                use_cheap_inception)
 from tests.tiny_method import NAME as TINY, build_tiny
@@ -297,7 +296,8 @@ def test_animation_fid_against_each_distinct_source_once_and_best_of_references_
                            metrics=["fid"], refs=2, out=str(tmp_path), track=False)
     (report,) = run(settings)
     spec = get_dataset("synthetic")
-    items = task_items(settings, spec, resolve_root(spec), "animation")
+    items = task_items(spec, resolve_root(spec), "animation", settings.pairs, settings.num_pairs, settings.seed,
+                       settings.max_videos)
     features = {}
     with torch.no_grad():
         for item in items:  # copy-source's output is its source image, on every driving frame
@@ -324,7 +324,7 @@ def test_official_fomm_checkpoint(tmp_path, shared_dir):
     assert main(["run", "--method", "fomm", "--official", "fomm", "--checkpoint", str(checkpoint), "--config",
                  str(tmp_path / "fomm.yaml"), "--dataset", "synthetic", "--task", "reconstruction", "--max-videos",
                  "1", "--refs", "0", "--metrics", "l1", "--no-track", "--out", str(out)]) == 0
-    model = from_official("fomm", fixture["model_params"], fixture["state_dict"])
+    model = build_method("fomm", fixture["model_params"], fixture["state_dict"], official=True)
     video = synthetic_videos(1)[0]
     frames = torch.from_numpy(frames01(video.path)).float().permute(0, 3, 1, 2)
     with torch.no_grad():
@@ -348,7 +348,7 @@ def test_official_flag_is_checked_against_the_method_and_the_file(tmp_path, caps
 
 def test_config_a_method_rejects_is_a_user_error(capsys):
     assert main(["run", "--method", "copy-source", "--dataset", "synthetic", "--set", "x=1", "--no-track"]) == 2
-    assert "rejects its config" in capsys.readouterr().err
+    assert "cannot be built from its config: copy-source takes no configuration" in capsys.readouterr().err
 
 
 def test_strict_fails_on_an_animation_metric_before_reconstruction_computes(tmp_path, real_face, monkeypatch, capsys):

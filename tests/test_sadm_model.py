@@ -22,7 +22,7 @@ TINY = {
     "evolution": {"hidden_channels": 8, "method": "rk4", "steps": 2},
     "generator": {"block_expansion": 8, "max_features": 32, "num_down_blocks": 2, "num_bottleneck_blocks": 1},
     "appearance_flow": {"block_expansion": 8, "max_features": 32, "num_blocks": 2},
-    "losses": {"perceptual_scales": [1.0, 0.5], "pretrained_vgg": False},
+    "losses": {"scales": [1.0, 0.5], "pretrained_vgg": False},
 }
 
 
@@ -210,7 +210,7 @@ def test_losses_are_weighted_finite_and_train_every_network():
     for prefix in ("kp_detector.", "coefficient_network.", "evolution.dynamics.convs.2", "generator.appearance.flow",
                    "generator.final"):
         assert any(p.grad.abs().sum() > 0 for k, p in model.named_parameters() if k.startswith(prefix)), prefix
-    assert not any(k.startswith("_perceptual") or "vgg" in k for k in model.state_dict())
+    assert not any(k.startswith("perceptual") or "vgg" in k for k in model.state_dict())
     # lambda scales the equivariance term only
     torch.manual_seed(7)
     a = model.losses(batch)
@@ -246,3 +246,13 @@ def test_adjoint_and_direct_training_steps_give_the_same_gradients():
     # true gradient: only rounding noise there); the error is the solver's O(h^4) discretisation
     for k, g in grads[1].items():
         assert (grads[0][k] - g).abs().max() <= 1e-3 * g.abs().max() + 1e-12, k
+
+
+def test_configs_with_the_perceptual_keys_of_release_one_still_parse():
+    """SADM's perceptual-loss keys became FOMM's (scales, perceptual); checkpoints of 0.1 name them otherwise."""
+    from bench.methods.sadm.config import parse_config
+
+    old = parse_config({"losses": {"perceptual_scales": [1.0, 0.5], "perceptual_weights": [1, 2, 3, 4, 5]}})
+    assert old.losses.scales == [1.0, 0.5] and old.losses.perceptual == [1, 2, 3, 4, 5]
+    with pytest.raises(UserError, match="'losses.perceptual': needs 5 weights"):
+        parse_config({"losses": {"perceptual": [1.0]}})

@@ -17,10 +17,11 @@ import yaml
 
 import bench.methods.tpsmm.model as tpsmm_model
 import bench.methods.tpsmm.networks as tpsmm_networks
-from bench.checkpoints import CheckpointError, load_checkpoint, load_method
+from bench.checkpoints import load_checkpoint
+from bench.errors import CheckpointError
 from bench.datasets import DATASETS
 from bench.errors import ConfigError, UserError
-from bench.methods import METHODS, build_method, from_official
+from bench.methods import METHODS, build_method
 from bench.methods.blocks import make_coordinate_grid
 from bench.methods.base import Method
 from bench.methods.losses import random_pose_scale
@@ -73,7 +74,7 @@ def official_model(fx: dict[str, Any]):
     model = build_tpsmm({**fx["model_params"], "losses": losses, "training": schedule})
     for name, recipe in fx["recipes"].items():
         getattr(model, name).load_state_dict(materialize(recipe), strict=True)
-    load_vgg19_trunk(model.perceptual_loss().vgg, materialize(fx["perceptual_vgg19"]))
+    load_vgg19_trunk(model.perceptual.module().vgg, materialize(fx["perceptual_vgg19"]))
     return model.train()
 
 
@@ -413,7 +414,7 @@ def test_official_checkpoints_may_lack_the_optional_networks(tmp_path):
     params = small_params()
     # train.py before bg_start: no bg_predictor, no avd_network
     early = official_checkpoint(source, "inpainting_network", "kp_detector", "dense_motion_network")
-    model = from_official("tpsmm", params, early)
+    model = build_method("tpsmm", params, early, official=True)
     assert not model.training and model.animation_mode() == "relative"
     torch.testing.assert_close(model.kp_detector.state_dict(), source.kp_detector.state_dict())
     frames = torch.rand(2, 3, 32, 32)
@@ -423,17 +424,17 @@ def test_official_checkpoints_may_lack_the_optional_networks(tmp_path):
     path = tmp_path / "00000099-checkpoint.pth.tar"
     torch.save(official_checkpoint(source, "inpainting_network", "kp_detector", "dense_motion_network",
                                    "bg_predictor", "avd_network") | {"optimizer_avd": {"state": {}}}, path)
-    full = from_official("tpsmm", params, path)
+    full = build_method("tpsmm", params, path, official=True)
     torch.testing.assert_close(full.bg_predictor.state_dict(), source.bg_predictor.state_dict())
     assert full.stage_trained("avd") and full.animation_mode() == "avd", "an official AVD network: avd animation"
     # the required ones stay required, and a wrong shape is one line
     with pytest.raises(CheckpointError, match="checkpoint has no 'kp_detector'.*bg_predictor \\(optional\\)"):
-        from_official("tpsmm", params, official_checkpoint(source, "inpainting_network", "dense_motion_network"))
+        build_method("tpsmm", params, official_checkpoint(source, "inpainting_network", "dense_motion_network"), official=True)
     bad = official_checkpoint(source, "inpainting_network", "kp_detector", "dense_motion_network", "avd_network")
     other = {**params, "avd_network_params": {"id_bottle_size": 4, "pose_bottle_size": 8}}
     bad["avd_network"] = build_tpsmm(other).avd_network.state_dict()
     with pytest.raises(CheckpointError, match="'avd_network' does not match the config: wrong shape"):
-        from_official("tpsmm", params, bad)
+        build_method("tpsmm", params, bad, official=True)
 
 
 def test_fomm_and_mraa_stay_strict():
@@ -442,13 +443,13 @@ def test_fomm_and_mraa_stay_strict():
     mraa = build_method("mraa", config)
     partial = {n: net.state_dict() for n, net in mraa.networks().items() if n != "avd_network"}
     with pytest.raises(CheckpointError, match="checkpoint has no 'avd_network'"):
-        from_official("mraa", config, partial)
+        build_method("mraa", config, partial, official=True)
     assert not getattr(mraa, "optional_networks", ())
 
 
 def test_bench_run_official_tpsmm_checkpoint(tmp_path):
     """``bench run --method tpsmm --official --checkpoint X.pth.tar --config FILE.yaml`` as for FOMM and MRAA:
-    a file without the optional sub-networks, read with weights_only, evaluated as from_official builds it."""
+    a file without the optional sub-networks, read with weights_only, evaluated as build_method(..., official=True) builds it."""
     from bench.cli import main
     from tests.run_support import first_video_l1, summary
 
@@ -465,7 +466,7 @@ def test_bench_run_official_tpsmm_checkpoint(tmp_path):
     assert main(["run", "--method", "tpsmm", "--official", "--checkpoint", str(checkpoint), "--config", str(config),
                  "--dataset", "synthetic", "--task", "reconstruction", "--max-videos", "1", "--refs", "0",
                  "--metrics", "l1", "--no-track", "--out", str(out)]) == 0
-    expected = first_video_l1(from_official("tpsmm", params, contents))
+    expected = first_video_l1(build_method("tpsmm", params, contents, official=True))
     assert summary(out)["means"]["l1"] == pytest.approx(expected, abs=1e-5)
 
 
@@ -559,7 +560,7 @@ def test_bench_train_avd_stage_trains_only_the_avd_network(data_root, tmp_path):
                                          train_config=train_file, out=tmp_path / "run", device="cpu"))
     before = load_checkpoint(main.checkpoint)
     assert before["stage"] == "main" and not before["model"]["trained_avd"]
-    assert load_method(main.checkpoint)[0].animation_mode() == "relative"
+    assert build_method(checkpoint=main.checkpoint).animation_mode() == "relative"
 
     stage = run_training(TrainRequest(stage="avd", resume=tmp_path / "run", device="cpu", root=data_root))
     after = load_checkpoint(stage.checkpoint)
@@ -567,7 +568,7 @@ def test_bench_train_avd_stage_trains_only_the_avd_network(data_root, tmp_path):
     assert learned_networks(before["model"], after["model"]) == {"avd_network"}, "only the AVD network learns"
     assert batchnorm_statistics_moved(before["model"], after["model"], "kp_detector"), \
         "the keypoint detector runs in train mode (BatchNorm statistics move), as train_avd.py"
-    trained, _ = load_method(stage.checkpoint)
+    trained = build_method(checkpoint=stage.checkpoint)
     assert trained.animation_mode() == "avd", "a trained AVD network: avd animation"
 
 

@@ -14,6 +14,7 @@ import yaml
 
 from bench.checkpoints import load_checkpoint
 from bench.errors import ConfigError, UserError
+from bench.methods import build_method
 from bench.training import TrainRequest, TrainingInterrupted, run_training
 from tests.conftest import REPO
 from tests.tiny_method import DATASET, NAME, make_data
@@ -84,9 +85,8 @@ def test_train_writes_checkpoints_that_load_for_evaluation(data_root, train_file
     # MultiStepLR at milestone 1: lr dropped by gamma once
     assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-4 * 0.1)
     # the checkpoint loads in evaluation as the same method
-    from bench.checkpoints import load_method
 
-    method, meta = load_method(result.checkpoint, expected_method=NAME)
+    method, meta = build_method(NAME, checkpoint=result.checkpoint), load_checkpoint(result.checkpoint)
     assert meta["epoch"] == 2 and not method.training
 
 
@@ -199,7 +199,6 @@ def test_bad_settings_are_one_line_errors(data_root, train_file, tmp_path):
 
 
 def test_checkpoint_evaluates_in_bench_run(data_root, train_file, tmp_path):
-    from bench.checkpoints import load_method
     from bench.datasets import get_dataset
     from bench.datasets.video_io import list_videos, read_video, to_tensor
     from tests.run_support import reconstruction_l1
@@ -207,7 +206,7 @@ def test_checkpoint_evaluates_in_bench_run(data_root, train_file, tmp_path):
     result = run_training(_request(data_root, train_file, tmp_path / "run", epochs=1))
     got = reconstruction_l1(NAME, DATASET, result.checkpoint, root=data_root, device="cpu", out=tmp_path / "eval")
     # independent: source = first frame, driving = every frame, mean |generated - driving| per video
-    method, _ = load_method(result.checkpoint)
+    method = build_method(checkpoint=result.checkpoint)
     per_video = []
     for video in list_videos(data_root, "test", get_dataset(DATASET)):
         frames = to_tensor(read_video(video.path))

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from bench.checkpoints import load_checkpoint, load_method, save_checkpoint
+from bench.checkpoints import load_checkpoint, save_checkpoint
 from bench.distributed import DistContext
 from bench.errors import ConfigError, UserError
 from bench.methods import build_method
@@ -63,7 +63,7 @@ def test_fomm_discriminator_trains_with_its_own_optimiser_and_resumes_exactly(da
     assert groups[0]["lr"] == pytest.approx(3e-4 * 0.1), "lr_discriminator, dropped at the milestone"
     assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * 0.1)
     assert ckpt["scheduler_discriminator"]["last_epoch"] == 2
-    model, _ = load_method(straight.checkpoint)
+    model = build_method(checkpoint=straight.checkpoint)
     assert len(groups[0]["params"]) == len(list(model.discriminator.parameters())), "its own Adam"
     assert len(ckpt["optimizer"]["param_groups"][0]["params"]) == len(list(model.parameters())) - len(
         groups[0]["params"]), "the model's Adam holds everything else"
@@ -92,7 +92,7 @@ def test_mraa_avd_stage_trains_only_the_avd_network_and_resumes_exactly(data_roo
     main = run_training(request("mraa", data_root, files, tmp_path / "run", epochs=1))
     before = load_checkpoint(main.checkpoint)
     assert before["stage"] == "main" and not before["model"]["trained_avd"]
-    relative, _ = load_method(main.checkpoint)
+    relative = build_method(checkpoint=main.checkpoint)
     assert relative.animation_mode() == "relative", "untrained AVD network: relative animation"
 
     again = tmp_path / "again" / "checkpoints"  # the same start, for an interrupted AVD stage below
@@ -112,7 +112,7 @@ def test_mraa_avd_stage_trains_only_the_avd_network_and_resumes_exactly(data_roo
     assert stage.run_id != main.run_id
     tags = mlflow.tracking.MlflowClient(tracking.tracking_uri()).get_run(stage.run_id).data.tags
     assert tags["mb.stage"] == "avd" and tags["mb.kind"] == "train"
-    trained, _ = load_method(stage.checkpoint)
+    trained = build_method(checkpoint=stage.checkpoint)
     assert trained.animation_mode() == "avd", "a trained AVD network: the official avd animation"
 
     # an interrupted AVD stage continues exactly (folder + --stage finds checkpoints/avd/last.pt)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bench.runner.engine import TaskReport, execute, run
 from bench.runner.plan import RunPlan, plan_keys, plan_run
-from bench.runner.protocol import PROTOCOL, TASKS
+from bench.protocol import PROTOCOL, TASKS
 from bench.runner.settings import RunSettings
 
 __all__ = ["PROTOCOL", "RunPlan", "RunSettings", "TASKS", "TaskReport", "execute", "plan_keys", "plan_run", "run"]

@@ -23,7 +23,8 @@ from bench.runner import real_stats
 from bench.runner.aggregate import aggregate_records
 from bench.runner.evaluate import ItemEvaluator, Timer
 from bench.runner.items import prefetch
-from bench.runner.plan import RECORD_FORMAT, RunPlan, TaskPlan, plan_run
+from bench.runner.plan import RunPlan, TaskPlan, plan_run
+from bench.runner.records import RECORD_FORMAT
 from bench.runner.settings import RunSettings
 from bench.runner.store import ResultStore
 from bench.runner.videos import side_by_side, write_video
@@ -70,7 +71,7 @@ def log_results(mlflow: Any, report: TaskReport) -> None:
 @contextlib.contextmanager
 def tracked(plan: RunPlan, task: TaskPlan) -> Iterator[Any]:
     """The MLflow run of a task on the main process (None elsewhere or without tracking)."""
-    if not (plan.settings.track and plan.ctx.is_main):
+    if not (plan.track and plan.ctx.is_main):
         yield None
         return
     with tracking.start_run(task.run_name, task.tags, task.params) as mlflow:
@@ -80,8 +81,8 @@ def tracked(plan: RunPlan, task: TaskPlan) -> Iterator[Any]:
 def record_signature(task: TaskPlan, cached_real_stats: Sequence[str] = ()) -> list[str]:
     """What a saved per-video record must match to be reused (else the video is recomputed); ``cached_real_stats``:
     the metrics whose real summary came from the cache (their records hold no real features)."""
-    return [f"format:{RECORD_FORMAT}", f"run:{task.run_key}", *sorted(task.metrics)] + \
-        [f"{name}:cached-real-stats" for name in sorted(cached_real_stats)]
+    return [f"format:{RECORD_FORMAT}", f"run:{task.run_key}", *sorted(task.metrics),
+            *(f"{name}:cached-real-stats" for name in sorted(cached_real_stats))]
 
 
 def evaluate_items(plan: RunPlan, task: TaskPlan, evaluator: ItemEvaluator, store: ResultStore,
@@ -93,7 +94,7 @@ def evaluate_items(plan: RunPlan, task: TaskPlan, evaluator: ItemEvaluator, stor
     todo = [item for item in plan.ctx.shard(task.items) if not store.done(item.name, signature)]
     keep = task.save_videos
     start = time.perf_counter()
-    for loaded in prefetch(todo, plan.spec.frame_size, plan.refs, plan.settings.seed):
+    for loaded in prefetch(todo, plan.spec.frame_size, plan.refs, plan.seed):
         name = loaded.item.name
         record, main = evaluator.evaluate(loaded, task.best_reason is None, keep_frames=name in keep)
         record["metrics"] = signature
@@ -116,20 +117,20 @@ def run_task(plan: RunPlan, task: TaskPlan) -> TaskReport:
         cached[name].reference = reference
     signature = record_signature(task, list(found))
     with tracked(plan, task) as mlflow:
-        seed_everything(plan.settings.seed)
-        evaluator = ItemEvaluator(plan.method, task.metrics, task.task, ctx.device, plan.settings.batch_size,
+        seed_everything(plan.seed)
+        evaluator = ItemEvaluator(plan.method, task.metrics, task.task, ctx.device, plan.batch_size,
                                   precision=plan.precision)
         computed, wall = evaluate_items(plan, task, evaluator, store, signature)
         records: dict[str, dict[str, Any]] = {}
         for part in gather_objects({item.name: store.load(item.name) for item in ctx.shard(task.items)}, ctx):
             records.update(part)
         results, skipped = aggregate_records(records, task.metric_names, task.metrics, task.unavailable,
-                                             task.best_reason, plan.settings.convention, plan.intervals, task.with_best)
+                                             task.best_reason, plan.convention, plan.intervals, task.with_best)
         report = TaskReport(task.task, task.out_dir, results, skipped, len(task.items), computed, evaluator.timer, wall)
         if ctx.is_main:
             if cached and not skipped:
                 real_stats.save_all(cached, records, list(found), plan.spec, plan.root, task.items)
-            write_results(task.out_dir, results, skipped, run=task.params, convention=plan.settings.convention,
+            write_results(task.out_dir, results, skipped, run=task.params, convention=plan.convention,
                           intervals=plan.intervals)
             if mlflow is not None:
                 with tracking.store_errors():  # the results are already on disk: a store failure loses nothing

@@ -25,7 +25,7 @@ from bench.methods.base import Method
 from bench.metrics.base import Metric
 from bench.precision import PRECISIONS, Precision
 from bench.runner.items import LoadedItem
-from bench.runner.protocol import PROTOCOL
+from bench.protocol import PROTOCOL
 
 
 @dataclass

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from bench.checkpoints import CheckpointError, check_compatible, config_hash, method_from, ours, read_checkpoint
+from bench.checkpoints import CheckpointFile, check_compatible, config_hash, ours, read_checkpoint
 from bench.config import apply_overrides, config_path, load_yaml
-from bench.errors import ConfigError, UserError, first_line
-from bench.methods import METHODS, build_method, from_official
+from bench.errors import CheckpointError, ConfigError, UserError
+from bench.methods import METHODS, build_method
 from bench.methods.base import Method
 from bench.runner.settings import RunSettings
 
@@ -31,7 +31,7 @@ class MethodPlan:
     train_dataset: str | None
     origin: str  # 'checkpoint', 'official', 'config' until built; then 'random-init' (learned weights left at their
     # initial values) or 'none' (nothing to learn)
-    contents: Mapping[str, Any] | None = None
+    read: CheckpointFile | None = None  # the checkpoint file, read once
 
     def record(self) -> dict[str, Any]:
         """What the run's params record about the method."""
@@ -67,33 +67,36 @@ def _with_refs(config: dict[str, Any], refs: int) -> dict[str, Any]:
 
 def plan_method(settings: RunSettings) -> MethodPlan:
     """Resolve config, hashes and training dataset of the method ``settings`` describe (reads the
-    checkpoint file once)."""
-    spec = METHODS.get(settings.method)
-    if settings.official and not spec.official:
+    checkpoint file once): the base config (our checkpoint's, else ``--config`` or the preset) with the
+    ``--set`` overrides and the protocol's N applied."""
+    if settings.official and not METHODS.get(settings.method).official:
         choices = ", ".join(n for n in METHODS.ordered() if METHODS.get(n).official)
         raise UserError(f"--official: method '{settings.method}' has no official checkpoint format "
                         f"(methods with one: {choices})")
     if settings.random_init and settings.checkpoint:
         raise UserError("--random-init evaluates untrained weights: drop it or drop --checkpoint")
     read = read_checkpoint(settings.checkpoint, settings.trusted) if settings.checkpoint else None
+    base, source, train, origin = _base_config(settings, read)
+    config = _with_refs(apply_overrides(base, settings.overrides), settings.num_refs)
+    return MethodPlan(settings.method, config, config_hash(config), source, settings.checkpoint,
+                      read.sha256 if read else None, train, origin, read)
+
+
+def _base_config(settings: RunSettings, read: CheckpointFile | None) -> tuple[dict[str, Any], str, str | None, str]:
+    """(config before overrides, where it comes from, training dataset, origin of the weights)."""
     if read is not None and not settings.official:
         meta = ours(read)
         check_compatible(meta, expected_method=settings.method, where=read.path)
-        config = _with_refs(apply_overrides(meta["config"], settings.overrides), settings.num_refs)
-        train = settings.train_dataset or meta.get("train_dataset")
-        return MethodPlan(settings.method, config, config_hash(config), f"checkpoint {settings.checkpoint}",
-                          settings.checkpoint, read.sha256, train, "checkpoint", meta)
+        return (dict(meta["config"]), f"checkpoint {settings.checkpoint}",
+                settings.train_dataset or meta.get("train_dataset"), "checkpoint")
     if read is not None and read.is_motionbench:
         raise CheckpointError(f"{read.path} is a motionbench checkpoint, not an official one: drop --official")
-    origin = "official" if read is not None else "config"
     source = _config_file(settings)
     if source is None and settings.official:
         raise UserError(f"no config for method '{settings.method}' on dataset '{settings.dataset}': pass --config "
                         "with the official YAML (its model_params are used)")
     base = model_params(load_yaml(source)) if source is not None else {}
-    config = _with_refs(apply_overrides(base, settings.overrides), settings.num_refs)
-    return MethodPlan(settings.method, config, config_hash(config), str(source or "defaults"), settings.checkpoint,
-                      read.sha256 if read else None, settings.train_dataset, origin, read.data if read else None)
+    return base, str(source or "defaults"), settings.train_dataset, "official" if read is not None else "config"
 
 
 def untrained_origin(settings: RunSettings, method: Method) -> str:
@@ -110,26 +113,14 @@ def untrained_origin(settings: RunSettings, method: Method) -> str:
 
 
 def build_planned(plan: MethodPlan) -> Method:
-    """Build the planned method (weights from the checkpoint read by :func:`plan_method`), in eval mode."""
-    if plan.origin == "official":
-        return from_official(plan.name, plan.config, plan.contents).eval()
-    if plan.origin == "checkpoint":
-        trained = method_from(plan.contents, plan.checkpoint)
-        if config_hash(plan.contents["config"]) == plan.config_hash:
-            return trained
-        method = _build(plan)  # --set / --refs changed the config
-        try:
-            method.load_state_dict(trained.state_dict(), strict=True)
-        except RuntimeError as exc:
-            raise UserError(f"the --set/--refs changes do not fit checkpoint {plan.checkpoint}: "
-                            f"{first_line(exc)}") from None
-        return method.eval()
-    return _build(plan).eval()
-
-
-def _build(plan: MethodPlan) -> Method:
-    """A fresh method from the planned config; a config the method rejects is a user error."""
+    """Build the planned method once, with the weights of the checkpoint read by :func:`plan_method` (our
+    checkpoint's state dict loads into the planned config, ``--set`` / ``--refs`` changes included: a
+    change that does not fit the weights names the keys that differ), in eval mode."""
+    if plan.read is None:
+        return build_method(plan.name, plan.config).eval()
     try:
-        return build_method(plan.name, plan.config)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"method '{plan.name}' rejects its config ({plan.config_source}): {exc}") from None
+        return build_method(plan.name, plan.config, plan.read, official=plan.origin == "official")
+    except CheckpointError as exc:
+        if plan.origin == "checkpoint" and config_hash(plan.read.data["config"]) != plan.config_hash:
+            raise UserError(f"the --set/--refs changes do not fit checkpoint {plan.checkpoint}: {exc}") from None
+        raise

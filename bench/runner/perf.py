@@ -16,25 +16,28 @@ import argparse
 import time
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", default="copy-source", help="method to run (default copy-source)")
-    parser.add_argument("--dataset", default="synthetic", help="dataset (default synthetic, generated)")
-    parser.add_argument("--root", help="dataset root")
-    parser.add_argument("--checkpoint", help="weights of the method")
-    parser.add_argument("--config", help="method YAML")
-    parser.add_argument("--task", default="reconstruction", choices=("reconstruction", "animation"))
-    parser.add_argument("--metrics", default="l1,psnr,ssim", help="metrics to compute (default l1,psnr,ssim)")
-    parser.add_argument("--max-videos", type=int, default=8, help="videos / pairs to evaluate (default 8)")
-    parser.add_argument("--size", type=int, default=64,
-                        help="synthetic only: frame size of a generated set (e.g. 256; default 64, the cached set)")
-    parser.add_argument("--videos", type=int, default=8,
-                        help="synthetic with --size: test videos to generate (e.g. 80 for over 2,000 frames)")
-    parser.add_argument("--batch-size", type=int, default=16, help="frames per forward pass")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
-    from bench.runner.settings import MEMORY_FORMATS
+#: the bench run options bench perf eval takes (declared on RunSettings), with its own defaults
+RUN_OPTIONS = ("method", "dataset", "root", "checkpoint", "official", "trusted", "config", "overrides", "task",
+               "metrics", "max_videos", "batch_size", "memory_format", "precision", "device")
+DEFAULTS = {"method": ("copy-source", "method to run (default copy-source)"),
+            "dataset": ("synthetic", "dataset (default synthetic, generated)"),
+            "task": ("reconstruction", "protocol task to time (default reconstruction)"),
+            "metrics": (["l1", "psnr", "ssim"], "metrics to compute (default l1,psnr,ssim)"),
+            "max_videos": (8, "videos / pairs to evaluate (default 8)")}
+#: generated sets: frame sizes and video counts that fit in memory (a 1024 px video of 30 frames is 283 MB)
+MAX_SIZE, MAX_VIDEOS = 1024, 1000
 
-    parser.add_argument("--memory-format", default="auto", choices=tuple(MEMORY_FORMATS),
-                        help="the run's model layout (as bench run; the forward-only pass is timed in both)")
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.runner.settings import add_arguments as run_options
+
+    run_options(parser, RUN_OPTIONS, DEFAULTS)
+    parser.add_argument("--size", type=int, default=64,
+                        help=f"synthetic only: frame size of a generated set (e.g. 256; default 64, the cached set; "
+                             f"at most {MAX_SIZE})")
+    parser.add_argument("--videos", type=int, default=8,
+                        help=f"synthetic with --size: test videos to generate (e.g. 80 for over 2,000 frames; at most "
+                             f"{MAX_VIDEOS})")
 
 
 def _synthetic_at(size: int, videos: int) -> str:
@@ -61,9 +64,9 @@ def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str
     from bench.runner.items import load_item
     from bench.runner.settings import MEMORY_FORMATS
 
-    evaluator = ItemEvaluator(plan.method, {}, task.task, plan.ctx.device, plan.settings.batch_size,
+    evaluator = ItemEvaluator(plan.method, {}, task.task, plan.ctx.device, plan.batch_size,
                               precision=plan.precision)
-    loaded = [load_item(item, plan.spec.frame_size, plan.refs, plan.settings.seed) for item in task.items]
+    loaded = [load_item(item, plan.spec.frame_size, plan.refs, plan.seed) for item in task.items]
     seconds = {}
     with torch.no_grad():
         for layout in layouts:
@@ -73,7 +76,7 @@ def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str
             for item in loaded:
                 evaluator.evaluate(item, best_of_refs=False)
             seconds[layout] = evaluator.timer.method
-    plan.method.to(memory_format=MEMORY_FORMATS[plan.settings.resolved_memory_format(plan.ctx.device)])
+    plan.method.to(memory_format=MEMORY_FORMATS[plan.layout])
     return seconds, sum(len(item.driving) for item in loaded)
 
 
@@ -83,9 +86,15 @@ def run(args: argparse.Namespace) -> int:
 
     from bench.datasets import ensure_synthetic
     from bench.errors import UserError
-    from bench.runner import RunSettings, execute, plan_run
+    from bench.runner import execute, plan_run
+    from bench.runner.settings import from_namespace
 
     dataset, root = args.dataset, args.root
+    if not (16 <= args.size <= MAX_SIZE and 1 <= args.videos <= MAX_VIDEOS):
+        raise UserError(f"--size must be in [16, {MAX_SIZE}] and --videos in [1, {MAX_VIDEOS}], got {args.size} and "
+                        f"{args.videos}")
+    if args.task not in ("reconstruction", "animation"):
+        raise UserError(f"bench perf eval times one task: --task reconstruction or animation, got {args.task}")
     if args.size != 64 or args.videos != 8:
         if args.dataset != "synthetic":
             raise UserError("--size / --videos apply to the generated synthetic dataset only")
@@ -94,23 +103,21 @@ def run(args: argparse.Namespace) -> int:
         if dataset != args.dataset:
             root = str(ensure_synthetic(Path(out) / "data", size=args.size, test_videos=args.videos,
                                         train_videos=2))
-        settings = RunSettings(method=args.method, dataset=dataset, root=root, checkpoint=args.checkpoint,
-                               random_init=args.checkpoint is None, config=args.config, task=args.task, metrics=[m for m in args.metrics.split(",") if m],
-                               max_videos=args.max_videos, batch_size=args.batch_size, device=args.device,
-                               memory_format=args.memory_format, best_of_refs=False, out=str(Path(out) / "run"),
-                               track=False)
+        settings = from_namespace(args, dataset=dataset, root=root, random_init=args.checkpoint is None,
+                                  best_of_refs=False, out=str(Path(out) / "run"), track=False)
         start = time.perf_counter()
         plan = plan_run(settings)
         (report,) = execute(plan)
         total = time.perf_counter() - start
-        used = settings.resolved_memory_format(plan.ctx.device)
+        used = plan.layout
         other = "contiguous" if used == "channels-last" else "channels-last"
         forwards, forward_frames = forward_only_seconds(plan, plan.tasks[0], (used, other))
         forward = forwards[used]
     timer, wall = report.timer, report.wall
     outside = max(0.0, wall - timer.method - timer.metrics)
     print(f"{args.method} on {dataset} ({args.task}) on {plan.ctx.device}: {report.computed} item(s), {timer.frames} "
-          f"frames of {plan.spec.frame_size[1]}x{plan.spec.frame_size[0]}, batch {args.batch_size}, metrics {args.metrics}, "
+          f"frames of {plan.spec.frame_size[1]}x{plan.spec.frame_size[0]}, batch {args.batch_size}, metrics "
+          f"{','.join(args.metrics)}, "
           f"model layout {used}")
     print(f"{'part':26s} {'seconds':>9s} {'share':>7s}")
     for name, seconds in (("method forward", timer.method), ("metric updates", timer.metrics),

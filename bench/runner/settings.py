@@ -13,7 +13,7 @@ import shlex
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import torch
 
@@ -21,7 +21,7 @@ from bench.errors import UserError
 from bench.metrics.aggregation import CONVENTIONS, DEFAULT_CONVENTION
 from bench.metrics.bootstrap import METHODS as INTERVAL_METHODS, IntervalSpec
 from bench.precision import DEFAULT_PRECISION, PRECISIONS, get_precision
-from bench.runner.protocol import TASKS
+from bench.protocol import TASKS
 
 DEFAULT_REFS = 3
 DEFAULT_PAIRS = 200
@@ -110,6 +110,7 @@ class RunSettings:
     train_dataset: str | None = option(help="dataset the weights were trained on (recorded; read from our "
                                             "checkpoints)")
     weights_dir: str | None = option(help="folder with metric backbone weights (else the standard caches)")
+    allow_download: bool = option(False, help="download missing public metric weights into the standard caches")
     track: bool = option(True, flag="--no-track", sweep=None, help="do not log to MLflow")
 
     @property
@@ -158,12 +159,16 @@ class RunSettings:
 
     def intervals(self) -> IntervalSpec:
         """The bootstrap settings of this run's intervals (the draw seeded by ``--seed``)."""
-        return IntervalSpec(self.ci_method, 0.95, self.ci_resamples, self.ci_resamples_distribution,
-                            self.seed).validate()
+        return interval_spec(self.ci_method, self.ci_resamples, self.ci_resamples_distribution, self.seed)
 
     def backend_choices(self) -> dict[str, str]:
         """``--backend METRIC=NAME`` options as ``{metric: backend}`` (malformed or repeated ones are errors)."""
         return parse_assignments(self.backends, "--backend", "METRIC=NAME")
+
+
+def interval_spec(method: str, resamples: int, distribution_resamples: int, seed: int) -> IntervalSpec:
+    """95% intervals with the ``--ci-*`` options' method and resample counts, the draw seeded by ``seed``."""
+    return IntervalSpec(method, 0.95, resamples, distribution_resamples, seed).validate()
 
 
 def parse_assignments(items: list[str], flag: str, form: str) -> dict[str, str]:
@@ -200,32 +205,44 @@ def _scalar_type(annotation: Any) -> type:
     return int if args[0] is int else str
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``bench run`` options, one per :class:`RunSettings` field."""
+def _argument(f: dataclasses.Field, hint: Any, default: Any, help_text: str) -> dict[str, Any]:
+    """``add_argument`` keywords of one settings field."""
+    meta = f.metadata
+    kwargs: dict[str, Any] = {"dest": f.name, "help": help_text}
+    if meta["optional_value"]:
+        kwargs.update(nargs="?", const=True, default=default, metavar=meta["metavar"])
+    elif hint is bool:
+        kwargs["action"] = "store_false" if default else "store_true"
+    elif meta["repeat"]:
+        kwargs.update(action="append", default=[], metavar=meta["metavar"])
+    else:
+        kwargs.update(type=_comma_list if meta["comma_list"] else _scalar_type(hint), metavar=meta["metavar"],
+                      choices=meta["choices"])
+        if default is dataclasses.MISSING:
+            kwargs["required"] = True
+        elif default is not None:
+            kwargs["default"] = default
+    return kwargs
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str] | None = None,
+                  defaults: Mapping[str, tuple[Any, str]] | None = None) -> None:
+    """The ``bench run`` options, one per :class:`RunSettings` field (``names``: only those); another verb that
+    runs the same settings derives its options here, ``defaults`` giving some a default and help of its own."""
     hints = typing.get_type_hints(RunSettings)
-    for f in FIELDS.values():
-        meta, flag = f.metadata, flag_of(f.name)
-        kwargs: dict[str, Any] = {"dest": f.name, "help": meta["help"]}
-        if meta["optional_value"]:
-            kwargs.update(nargs="?", const=True, default=f.default, metavar=meta["metavar"])
-        elif hints[f.name] is bool:
-            kwargs["action"] = "store_false" if f.default else "store_true"
-        elif meta["repeat"]:
-            kwargs.update(action="append", default=[], metavar=meta["metavar"])
-        else:
-            kwargs.update(type=_comma_list if meta["comma_list"] else _scalar_type(hints[f.name]),
-                          metavar=meta["metavar"], choices=meta["choices"])
-            if f.default is dataclasses.MISSING:
-                kwargs["required"] = True
-            elif f.default is not None:
-                kwargs["default"] = f.default
-        parser.add_argument(flag, **kwargs)
+    defaults = defaults or {}
+    for name in names or FIELDS:
+        f = FIELDS[name]
+        default, help_text = defaults.get(name, (f.default, f.metadata["help"]))
+        parser.add_argument(flag_of(name), **_argument(f, hints[name], default, help_text))
 
 
-def from_namespace(args: argparse.Namespace) -> RunSettings:
-    values = {name: getattr(args, name) for name in FIELDS}
+def from_namespace(args: argparse.Namespace, **fixed: Any) -> RunSettings:
+    """Settings from parsed options (fields without an option keep their default; ``fixed`` ones are set)."""
+    values = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
+    values.update(fixed)
     for name, f in FIELDS.items():
-        given = values[name]
+        given = values.get(name)
         if f.metadata["optional_value"] and isinstance(given, str):
             if given != values["method"]:
                 raise UserError(f"{flag_of(name)} {given} does not name --method {values['method']}")

@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping
 from bench import tracking
 from bench.config import load_yaml
 from bench.errors import ConfigError, UserError
-from bench.runner.protocol import task_metrics
+from bench.metrics.tasks import task_metrics
 from bench.runner.settings import SWEEP_KEYS, RunSettings, from_mapping
 
 #: run options a sweep file or variant may set (declared on RunSettings)

@@ -17,7 +17,7 @@ from bench.datasets import get_dataset, resolve_root
 from bench.datasets.sampling import TrainPairs
 from bench.datasets.video_io import list_videos
 from bench.config import from_dict
-from bench.errors import ConfigError, UserError, first_line
+from bench.errors import ConfigError, UserError
 from bench.files import ensure_folder
 from bench.methods import METHODS, build_method
 from bench.methods.base import MAIN_STAGE, Method
@@ -174,14 +174,6 @@ def _dataset(dataset: str, root: str | Path | None, config: TrainConfig, uses_re
     return AugmentedPairs(base, PairAugmentation(config.augmentation), seed=config.seed)
 
 
-def _build_method(name: str, config: dict[str, Any]) -> Any:
-    """The method to train; a config it cannot be built from (e.g. ``num_kp: -3``) is one line."""
-    try:
-        return build_method(name, config)
-    except (ValueError, TypeError, RuntimeError) as exc:
-        raise ConfigError(f"method '{name}' cannot be built from its config: {first_line(exc)}") from None
-
-
 def run_training(request: TrainRequest) -> TrainResult:
     """Train (or resume) one method on one dataset; returns where the last checkpoint is."""
     started = time.perf_counter()
@@ -216,10 +208,9 @@ def run_training(request: TrainRequest) -> TrainResult:
 
         precision = _precision(request, resume, resume_path if continuing else None)
         seed_everything(config.seed)  # identical initial weights on every rank
-        method = _build_method(method_name, model_config)
+        with precision.scope():  # initial weights drawn in the training precision (float32's vectorised normal_
+            method = build_method(method_name, model_config, resume)  # differs between CPU kernel paths)
         options = _stage_options(method, stage, config)
-        if resume is not None:
-            method.load_state_dict(resume["model"])
         seed_everything(config.seed + ctx.rank)  # then one stream per rank (restored when resuming)
         data = _dataset(dataset, request.root, config, method.uses_refs, ctx)
         out_dir = _out_dir(request, method_name, dataset, resume_path, ctx)

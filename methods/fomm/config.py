@@ -8,7 +8,7 @@ from bench.config import from_dict
 from bench.errors import ConfigError
 from bench.methods.fomm.animation import KeypointNormalization
 from bench.methods.fomm.discriminator import DiscriminatorParams
-from bench.methods.losses import TransformParams
+from bench.methods.losses import PerceptualLossParams, TransformParams
 
 
 @dataclass
@@ -57,23 +57,18 @@ class AnimationParams(KeypointNormalization):
 
 
 @dataclass
-class LossParams:
-    """Official ``train_params`` loss weights; ``pretrained_vgg: false`` uses a random VGG (tests only).
+class LossParams(PerceptualLossParams):
+    """Official ``train_params`` loss weights (the perceptual ones shared, :class:`PerceptualLossParams`).
 
     The adversarial loss is on when ``generator_gan`` is not 0 (official bair, fashion, mgif and nemo
     configs: 1; vox and taichi: 0), as ``train.py`` decides; it needs ``discriminator_params``.
     """
-    scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
-    perceptual: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
     equivariance_value: float = 10.0
     equivariance_jacobian: float = 10.0
     generator_gan: float = 0.0
     discriminator_gan: float = 1.0
     feature_matching: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0])
-    #: weight of mean |prediction - driving|; 0 (off) in the official configs, used by the tiny presets
-    pixel_l1: float = 0.0
     transform_params: TransformParams = field(default_factory=TransformParams)
-    pretrained_vgg: bool = True
 
 
 @dataclass
@@ -90,6 +85,7 @@ class FOMMConfig:
 def fomm_config(data: Mapping[str, Any]) -> FOMMConfig:
     """Validate an official-style FOMM ``model_params`` mapping (errors name the offending key)."""
     cfg = from_dict(FOMMConfig, data)
+    cfg.losses.validate()
     if cfg.losses.generator_gan:
         if cfg.discriminator_params is None:
             raise ConfigError("config key 'losses.generator_gan' is not 0 but there are no 'discriminator_params'")

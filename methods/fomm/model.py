@@ -14,7 +14,8 @@ from bench.methods.fomm.config import FOMMConfig, fomm_config
 from bench.methods.fomm.discriminator import AdversarialTerm, MultiScaleDiscriminator
 from bench.methods.fomm.networks import KPDetector, OcclusionAwareGenerator
 from bench.methods.blocks import once_per_source
-from bench.methods.fomm.shared import EquivarianceTerms, PerceptualTerm, match_batch, motion_model_losses
+from bench.methods.fomm.shared import EquivarianceTerms, match_batch, motion_model_losses
+from bench.methods.losses import PerceptualTerm
 
 EQUIVARIANCE = EquivarianceTerms("equivariance_value", "equivariance_jacobian", "value", "jacobian")
 
@@ -33,7 +34,7 @@ class FOMM(Method):
         self.kp_detector = KPDetector(config.common_params, config.kp_detector_params)
         self.generator = OcclusionAwareGenerator(config.common_params, config.generator_params)
         loss = config.losses
-        self._perceptual = PerceptualTerm(loss.scales, loss.perceptual, loss.pretrained_vgg)
+        self.perceptual = PerceptualTerm(loss)
         self.discriminator: MultiScaleDiscriminator | None = None
         if loss.generator_gan:
             params = config.discriminator_params
@@ -76,7 +77,7 @@ class FOMM(Method):
         losses; with the adversarial loss on, also ``gen_gan``, ``feature_matching`` and the
         discriminator's ``disc_gan`` (see :class:`AdversarialTerm`)."""
         details = self.forward_details(batch["source"], batch["driving"])
-        out = motion_model_losses(self.config.losses, EQUIVARIANCE, self._perceptual, self.kp_detector,
+        out = motion_model_losses(self.config.losses, EQUIVARIANCE, self.perceptual, self.kp_detector,
                                   details["prediction"], batch["driving"], details["kp_driving"])
         if self.discriminator is not None:
             out.update(self._adversarial(self.discriminator, details["prediction"], batch["driving"]))

@@ -1,6 +1,6 @@
 """Helpers FOMM and MRAA share: their training losses (perceptual reconstruction, optional pixel
-L1, equivariance of the motion representation under a random transform), the perceptual loss
-term (kept out of the model state) and broadcasting one source over a batch."""
+L1, equivariance of the motion representation under a random transform) and broadcasting one
+source over a batch."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,29 +8,8 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from bench.methods.losses import (PerceptualLoss, RandomTransform, jacobian_equivariance_loss,
+from bench.methods.losses import (PerceptualTerm, RandomTransform, jacobian_equivariance_loss,
                                   keypoint_equivariance_loss, pixel_l1_loss)
-
-
-class PerceptualTerm:
-    """Lazily built VGG-19 multi-scale perceptual loss, kept out of the method's parameters and
-    ``state_dict`` (it is frozen and not part of the checkpoint)."""
-
-    def __init__(self, scales: list[float], layer_weights: list[float], pretrained: bool) -> None:
-        self.scales = scales
-        self.layer_weights = layer_weights
-        self.pretrained = pretrained
-        self._loss: PerceptualLoss | None = None
-
-    def module(self) -> PerceptualLoss:
-        """The loss module (built on first use)."""
-        if self._loss is None:
-            self._loss = PerceptualLoss(self.scales, self.layer_weights, pretrained=self.pretrained)
-        return self._loss
-
-    def __call__(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        self._loss = self.module().to(device=prediction.device, dtype=prediction.dtype)
-        return self._loss(prediction, target)
 
 
 def random_transform(like: torch.Tensor, sigma_affine: float, sigma_tps: float, points_tps: int) -> RandomTransform:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any, Mapping
 
-from bench.checkpoints import CheckpointError
+from bench.errors import CheckpointError
 
 #: sub-network -> its file, relative to the official ``pretrained_weights/liveportrait`` folder
 OFFICIAL_FILES = {

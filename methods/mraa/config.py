@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from bench.config import from_dict
 from bench.errors import ConfigError
-from bench.methods.losses import TransformParams
+from bench.methods.losses import PerceptualLossParams, TransformParams
 
 BG_TYPES = ("zero", "affine", "perspective")
 ANIMATION_MODES = ("standard", "relative", "avd")
@@ -84,16 +84,11 @@ class AVDTrainOptions:
 
 
 @dataclass
-class LossParams:
-    """Official ``train_params`` loss weights; ``pretrained_vgg: false`` uses a random VGG (tests only)."""
-    scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
-    perceptual: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
+class LossParams(PerceptualLossParams):
+    """Official ``train_params`` loss weights (the perceptual ones shared, :class:`PerceptualLossParams`)."""
     equivariance_shift: float = 10.0
     equivariance_affine: float = 10.0
-    #: weight of mean |prediction - driving|; 0 (off) in the official configs, used by the tiny presets
-    pixel_l1: float = 0.0
     transform_params: TransformParams = field(default_factory=TransformParams)
-    pretrained_vgg: bool = True
 
 
 @dataclass
@@ -113,6 +108,7 @@ class MRAAConfig:
 def mraa_config(data: Mapping[str, Any]) -> MRAAConfig:
     """Validate an official-style MRAA ``model_params`` mapping (errors name the offending key)."""
     cfg = from_dict(MRAAConfig, data)
+    cfg.losses.validate()
     if cfg.bg_predictor_params.bg_type not in BG_TYPES:
         raise ConfigError(f"config key 'bg_predictor_params.bg_type': {cfg.bg_predictor_params.bg_type!r} "
                           f"is not one of {', '.join(BG_TYPES)}")

@@ -10,8 +10,8 @@ from torch import nn
 from bench.errors import ConfigError
 from bench.methods.base import MAIN_STAGE, Method, TrainingStage
 from bench.methods.blocks import once_per_source
-from bench.methods.fomm.shared import EquivarianceTerms, PerceptualTerm, match_batch, motion_model_losses
-from bench.methods.losses import avd_stage_losses
+from bench.methods.fomm.shared import EquivarianceTerms, match_batch, motion_model_losses
+from bench.methods.losses import PerceptualTerm, avd_stage_losses
 from bench.methods.mraa.animation import animation_region_params
 from bench.methods.mraa.config import AVDTrainOptions, MRAAConfig, mraa_config
 from bench.methods.mraa.networks import AVDNetwork, BGMotionPredictor, Generator, RegionPredictor
@@ -40,7 +40,7 @@ class MRAA(Method):
         self.bg_predictor = BGMotionPredictor(c.num_channels, c.bg_predictor_params)
         self.generator = Generator(c.num_regions, c.num_channels, c.revert_axis_swap, c.generator_params)
         self.avd_network = AVDNetwork(c.num_regions, c.revert_axis_swap, c.avd_network_params)
-        self._perceptual = PerceptualTerm(c.losses.scales, c.losses.perceptual, c.losses.pretrained_vgg)
+        self.perceptual = PerceptualTerm(c.losses)
         self.register_stage_flags()
 
     def networks(self) -> dict[str, nn.Module]:
@@ -97,7 +97,7 @@ class MRAA(Method):
         losses (the affine term with the PCA axis-sign ambiguity removed when ``revert_axis_swap``)."""
         details = self.forward_details(batch["source"], batch["driving"])
         terms = dataclasses.replace(EQUIVARIANCE, axis_sign=self.config.revert_axis_swap)
-        return motion_model_losses(self.config.losses, terms, self._perceptual, self.region_predictor,
+        return motion_model_losses(self.config.losses, terms, self.perceptual, self.region_predictor,
                                    details["prediction"], batch["driving"], details["driving_region_params"])
 
     def stage_losses(self, stage: str, batch: Mapping[str, torch.Tensor], options: AVDTrainOptions

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from bench.config import from_dict
 from bench.errors import ConfigError
 from bench.methods.fomm.animation import KeypointNormalization
-from bench.methods.losses import TransformParams
+from bench.methods.losses import PerceptualLossParams, TransformParams
 
 #: fixed-step torchdiffeq solvers (use ``steps``) and adaptive ones (use ``rtol``/``atol``)
 FIXED_STEP_SOLVERS = ("euler", "midpoint", "heun2", "heun3", "rk4")
@@ -70,16 +70,22 @@ class AppearanceFlowConfig:
 
 
 @dataclass
-class LossConfig:
-    """Eq. 9: perceptual (Eq. 7) + lambda * equivariance (Eq. 8)."""
-    perceptual_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
-    perceptual_weights: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
+class LossConfig(PerceptualLossParams):
+    """Eq. 9: perceptual (Eq. 7, :class:`PerceptualLossParams`, FOMM's) + lambda * equivariance (Eq. 8)."""
     equivariance_weight: float = 10.0
-    #: weight of mean |prediction - driving|; 0 (off) in the official configs, used by the tiny presets
-    pixel_l1: float = 0.0
-    pretrained_vgg: bool = True
-    vgg_weights: str | None = None
     transform: TransformParams = field(default_factory=TransformParams)
+
+
+#: names of the perceptual-loss keys before they were shared with FOMM / MRAA / TPSMM (checkpoints of
+#: motionbench 0.1 carry them in their config)
+LEGACY_LOSS_KEYS = {"perceptual_scales": "scales", "perceptual_weights": "perceptual"}
+
+
+def _renamed_legacy_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    losses = data.get("losses")
+    if not isinstance(losses, Mapping) or not set(LEGACY_LOSS_KEYS) & set(losses):
+        return dict(data)
+    return {**data, "losses": {LEGACY_LOSS_KEYS.get(k, k): v for k, v in losses.items()}}
 
 
 @dataclass
@@ -102,7 +108,8 @@ class SADMConfig:
 
 def parse_config(data: Mapping[str, Any] | None) -> SADMConfig:
     """Validate a ``model_params`` mapping (missing keys take the defaults above)."""
-    cfg = from_dict(SADMConfig, dict(data or {}))
+    cfg = from_dict(SADMConfig, _renamed_legacy_keys(data or {}))
+    cfg.losses.validate()
     if not 0 <= cfg.num_refs <= MAX_REFS:
         raise ConfigError(f"config key 'num_refs': must be in 0..{MAX_REFS}, got {cfg.num_refs}")
     if cfg.num_kp < 1:
@@ -115,6 +122,4 @@ def parse_config(data: Mapping[str, Any] | None) -> SADMConfig:
         raise ConfigError(f"config key 'evolution.steps': must be >= 1, got {cfg.evolution.steps}")
     if cfg.evolution.num_layers < 2:
         raise ConfigError(f"config key 'evolution.num_layers': must be >= 2, got {cfg.evolution.num_layers}")
-    if len(cfg.losses.perceptual_weights) != 5:
-        raise ConfigError("config key 'losses.perceptual_weights': needs 5 values (relu1_1 .. relu5_1)")
     return cfg

@@ -22,7 +22,7 @@ from bench.errors import UserError
 from bench.methods.base import Method
 from bench.methods.blocks import resize_like
 from bench.methods.fomm.animation import normalize_kp
-from bench.methods.losses import PerceptualLoss, RandomTransform, keypoint_equivariance_loss, pixel_l1_loss
+from bench.methods.losses import PerceptualTerm, RandomTransform, keypoint_equivariance_loss, pixel_l1_loss
 from bench.methods.sadm.config import SADMConfig, parse_config
 from bench.methods.sadm.evolution import MotionEvolution
 from bench.methods.sadm.generator import Generator, fuse_views, normalize_confidence
@@ -59,7 +59,7 @@ class SADM(Method):
         self.evolution = MotionEvolution(config.evolution) if config.motion_evolution else None
         self.generator = Generator(config.num_channels, config.generator,
                                    config.appearance_flow if config.appearance_assist else None)
-        self._perceptual: list[PerceptualLoss] = []  # built on first use, kept out of the state dict
+        self.perceptual = PerceptualTerm(self.config.losses)  # built on first use, kept out of the state dict
         self.last_nfe = 0
 
     # ------------------------------------------------------------------ inference
@@ -116,21 +116,13 @@ class SADM(Method):
         return self.forward_views(source, kp_target, refs).prediction
 
     # ------------------------------------------------------------------ training
-    def perceptual_loss(self) -> PerceptualLoss:
-        """The VGG-19 loss of the config (built once; raises MissingWeightsError without weights)."""
-        if not self._perceptual:
-            cfg = self.config.losses
-            self._perceptual.append(PerceptualLoss(cfg.perceptual_scales, cfg.perceptual_weights,
-                                                   pretrained=cfg.pretrained_vgg, weights_path=cfg.vgg_weights))
-        return self._perceptual[0]
-
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Eq. 9 terms, already weighted: perceptual (Eq. 7), lambda * equivariance (Eq. 8) and the
         optional pixel L1 term (off unless ``losses.pixel_l1`` > 0)."""
         source, driving = batch["source"], batch["driving"]
         kp_driving = self.kp_detector(driving)
         out = self.forward_views(source, kp_driving, batch.get("refs"))
-        perceptual = self.perceptual_loss().to(driving.device, driving.dtype)(out.prediction, driving)
+        perceptual = self.perceptual(out.prediction, driving)
         tcfg = self.config.losses.transform
         transform = RandomTransform(driving.shape[0], tcfg.sigma_affine, tcfg.sigma_tps, tcfg.points_tps,
                                     device=driving.device, dtype=driving.dtype)

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from bench.config import from_dict
 from bench.errors import ConfigError
-from bench.methods.losses import TransformParams
+from bench.methods.losses import PerceptualLossParams, TransformParams
 from bench.methods.mraa.config import AVDParams  # TPSMM's avd_network_params are MRAA's (same network)
 
 ANIMATION_MODES = ("relative", "standard", "avd")
@@ -56,21 +56,15 @@ class AnimationParams:
 
 
 @dataclass
-class LossParams:
-    """The official ``train_params`` loss settings (the same in all four official configs):
-    pyramid ``scales`` and VGG-19 layer weights of the perceptual loss, the weights of
-    ``equivariance_value`` (keypoints under TPSMM's own random TPS, ``transform_params``),
-    ``warp_loss`` (encoder features) and ``bg`` (background affine cycle), each term off at 0.
-    ``pixel_l1`` (ours, 0 = off) and ``pretrained_vgg: false`` (random VGG weights) are for the tiny
-    offline presets and tests."""
-    scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
-    perceptual: list[float] = field(default_factory=lambda: [10.0, 10.0, 10.0, 10.0, 10.0])
+class LossParams(PerceptualLossParams):
+    """The official ``train_params`` loss settings (the same in all four official configs): the perceptual
+    loss (:class:`PerceptualLossParams`), the weights of ``equivariance_value`` (keypoints under TPSMM's own
+    random TPS, ``transform_params``), ``warp_loss`` (encoder features) and ``bg`` (background affine cycle),
+    each term off at 0."""
     equivariance_value: float = 10.0
     warp_loss: float = 10.0
     bg: float = 10.0
-    pixel_l1: float = 0.0
     transform_params: TransformParams = field(default_factory=TransformParams)
-    pretrained_vgg: bool = True
 
 
 @dataclass
@@ -154,12 +148,8 @@ def tpsmm_config(data: Mapping[str, Any]) -> TPSMMConfig:
 
 def _check_training(cfg: TPSMMConfig) -> None:
     """Values the official recipe cannot run with (a division by zero, a VGG list of the wrong length)."""
-    losses, training = cfg.losses, cfg.training
-    if len(losses.perceptual) != 5:
-        raise ConfigError(f"config key 'losses.perceptual': needs 5 weights (relu1_1 .. relu5_1), got "
-                          f"{losses.perceptual}")
-    if not losses.scales or any(not 0 < s <= 1 for s in losses.scales):
-        raise ConfigError(f"config key 'losses.scales': needs pyramid scales in (0, 1], got {losses.scales}")
+    cfg.losses.validate()
+    training = cfg.training
     if training.dropout_epoch > 0 and training.dropout_inc_epoch < 1:
         raise ConfigError("config key 'training.dropout_inc_epoch': must be at least 1 while TPS dropout is on "
                           f"(dropout_epoch > 0), got {training.dropout_inc_epoch}")

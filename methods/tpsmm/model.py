@@ -14,8 +14,8 @@ from torch import nn
 from bench.errors import ConfigError
 from bench.methods.base import MAIN_STAGE, Method, TrainingStage
 from bench.methods.blocks import once_per_source
-from bench.methods.fomm.shared import PerceptualTerm, match_batch
-from bench.methods.losses import TransformParams, avd_stage_losses, pixel_l1_loss
+from bench.methods.fomm.shared import match_batch
+from bench.methods.losses import PerceptualTerm, TransformParams, avd_stage_losses, pixel_l1_loss
 from bench.methods.mraa.config import AVDTrainOptions  # the AVD stage's options are MRAA's
 from bench.methods.tpsmm.animation import animation_kp, movement_scale
 from bench.methods.tpsmm.config import TPSMMConfig, tpsmm_config
@@ -78,7 +78,7 @@ class TPSMM(Method):
         self.bg_predictor = BGMotionPredictor(c) if c.bg else None
         self.avd_network = AVDNetwork(c.num_tps, config.avd_network_params)
         losses = config.losses
-        self._perceptual = PerceptualTerm(losses.scales, losses.perceptual, losses.pretrained_vgg)
+        self.perceptual = PerceptualTerm(losses)
         self._epoch: int | None = None
         self._warned_epoch = False
         self.register_stage_flags()
@@ -179,10 +179,6 @@ class TPSMM(Method):
         epoch = self.epoch if epoch is None else epoch
         return self.bg_predictor is not None and epoch >= self.config.training.bg_start
 
-    def perceptual_loss(self) -> nn.Module:
-        """The (frozen) VGG-19 pyramid perceptual loss module, built on first use."""
-        return self._perceptual.module()
-
     def losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The official ``GeneratorFullModel`` terms at the current epoch, each already weighted:
         ``perceptual`` (pyramid VGG-19), ``equivariance_value`` (keypoints of the driving frame under
@@ -201,7 +197,7 @@ class TPSMM(Method):
         prediction = details["prediction"]
         out: dict[str, torch.Tensor] = {}
         if sum(w.perceptual) != 0:
-            out["perceptual"] = self._perceptual(prediction, driving)
+            out["perceptual"] = self.perceptual(prediction, driving)
         if w.pixel_l1:
             out["pixel_l1"] = pixel_l1_loss(prediction, driving, w.pixel_l1)
         if w.equivariance_value != 0:

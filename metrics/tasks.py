@@ -1,43 +1,18 @@
-"""The paper's protocol tasks (Section 4) and the metrics that belong to each.
-
-Which metrics a task computes, and against what, is declared by each metric (``info.tasks``);
-this module only names the tasks and the metric that picks the best reference view per video
-in the best-of-references protocol, and reads the rest from the metric registry.
-"""
+"""Which registered metrics belong to a protocol task, by default or on request (read from ``info.tasks``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bench.errors import UserError
-
-
-@dataclass(frozen=True)
-class Task:
-    """One protocol task: its name, title and best-of-references selection metric (lower is better)."""
-
-    name: str
-    title: str
-    selection: str
-
-
-PROTOCOL = {
-    "reconstruction": Task("reconstruction", "Video Reconstruction", selection="l1"),
-    "animation": Task("animation", "Image Animation", selection="fid"),
-}
-TASKS = tuple(PROTOCOL)
+from bench.metrics.registry import METRICS
+from bench.protocol import TASKS
 
 
 def allowed_metrics(task: str) -> list[str]:
     """Registered metrics that declare ``task``, in registration (column) order."""
-    from bench.metrics import METRICS
-
     return [n for n in METRICS.ordered() if task in METRICS.get(n).info.tasks]
 
 
 def default_metrics(task: str) -> list[str]:
     """The task's default set (the paper's columns, plus plugins that declare themselves default)."""
-    from bench.metrics import METRICS
-
     return [n for n in allowed_metrics(task) if METRICS.get(n).info.tasks[task].default]
 
 
