@@ -15,7 +15,10 @@ tag                       meaning
 ``mb.seed``               seed of the protocol
 ``mb.convention``         how frame-wise metrics were averaged (``fomm``: frames pooled; ``video-mean``)
 ``mb.run_key``            hash of the settings above; a sweep skips a key already complete
-``mb.status``             ``complete`` once every video is done and the summary is logged
+``mb.status``             ``complete`` once every video is done and the summary is logged (train: every epoch)
+``mb.train_seed``         training seed of the evaluated checkpoint (a sweep's ``train: {seeds: [...]}``)
+``mb.experiment``         the experiment file's name (runs of ``bench sweep``)
+``mb.job_id``             the SLURM job that made the run (``bench sweep --executor slurm``)
 ``mb.na.<metric>``        why ``<metric>`` is not available for this run
 ========================  ==============================================================
 

@@ -94,7 +94,7 @@ def seed_note(table: Table) -> str | None:
     counts = sorted({c.seeds for g in table.groups for r in g.rows for c in r.cells.values() if c.seed_sd is not None})
     if not counts:
         return None
-    over = "/".join(str(n) for n in counts)
+    over = " or ".join(str(n) for n in counts)
     return (f"± : standard deviation over {over} training seeds of the row's checkpoint (each row shows the runs of "
             "its smallest training seed, mb.train_seed).")
 

@@ -32,22 +32,24 @@ SERVER_ENV = "MB_TEST_TRACKING_SERVER"
 
 @pytest.fixture
 def cluster(monkeypatch, tmp_path):
-    """A SLURM cluster and the tracking server, this test's own experiment on it, and a scratch folder."""
+    """A SLURM cluster and the tracking server, this test's own experiment on it, and a scratch folder.
+    Without them the tests skip, saying why; with ``MB_REQUIRE_CLUSTER=1`` (CI, which starts them) they fail."""
+    absent = pytest.fail if os.environ.get("MB_REQUIRE_CLUSTER") == "1" else pytest.skip
     try:
         import submitit  # noqa: F401
     except ImportError:
-        pytest.skip("submitit is not installed (pip install -e \".[cluster]\")")
+        absent("submitit is not installed (pip install -e \".[cluster]\")")
     try:
         subprocess.run(["sinfo", "-h"], check=True, capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
-        pytest.skip("no SLURM cluster answers sinfo (tools/slurm-up starts one on this machine)")
+        absent("no SLURM cluster answers sinfo (tools/slurm-up starts one on this machine)")
     server = os.environ.get(SERVER_ENV)
     if not server:
-        pytest.skip(f"{SERVER_ENV} is not set (tools/mlflow-server-up starts an MLflow server on PostgreSQL)")
+        absent(f"{SERVER_ENV} is not set (tools/mlflow-server-up starts an MLflow server on PostgreSQL)")
     try:
         urllib.request.urlopen(server.rstrip("/") + "/health", timeout=5).close()
     except OSError as exc:
-        pytest.skip(f"the MLflow server {server} does not answer ({exc})")
+        absent(f"the MLflow server {server} does not answer ({exc})")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
     monkeypatch.setenv(tracking.EXPERIMENT_ENV, f"cluster-test-{uuid.uuid4().hex[:8]}")
     monkeypatch.chdir(tmp_path)
@@ -96,6 +98,18 @@ def test_the_tiny_grid_runs_as_slurm_jobs_tracked_on_the_server(cluster, capsys)
     assert "14 already complete, 0 queued or running, 0 submitted now" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--partition", "nowhere"], "train resources: no SLURM partition 'nowhere' (partitions: "),
+    (["--cpus-per-task", "4096"], "the largest node of partition"),
+    (["--mem-gb", "100000"], "GB asked, the largest node of partition"),
+])
+def test_requests_no_node_can_run_are_one_line(cluster, capsys, flags, message):
+    assert main(["sweep", str(GRID), "--executor", "slurm", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (cluster / "runs").exists()  # nothing submitted
+
+
 RESUME = """
 name: resume
 methods: [fomm]
@@ -112,12 +126,8 @@ resources: {cpus_per_task: 1, mem_gb: 3, time_min: 30}
 
 
 def _steps_logged(cell) -> int:
-    import mlflow
-
     runs = tracking.find_runs({"run_key": cell.key}, kind="train")
-    if not runs:
-        return 0
-    return len(mlflow.tracking.MlflowClient().get_metric_history(runs[0].info.run_id, "loss"))
+    return len(_history(runs[0].info.run_id)) if runs else 0
 
 
 def _signal_mid_epoch(cell, job_id: str, *scancel: str) -> None:
@@ -152,7 +162,18 @@ def test_cancelled_and_preempted_trainings_end_with_the_uninterrupted_weights(cl
     capsys.readouterr()
     for variant in ("cancelled", "preempted"):
         _assert_identical(cells["whole"].checkpoint, cells[variant].checkpoint)
+        # one MLflow run, continued where the saved checkpoint stopped: each of the 24 steps logged once
+        (run,) = tracking.find_runs({"run_key": cells[variant].key}, kind="train")
+        assert sorted(m.step for m in _history(run.info.run_id)) == list(range(1, 25))
+    (preempted,) = tracking.find_runs({"run_key": cells["preempted"].key}, kind="train")
+    assert preempted.data.tags["mb.job_id"] == jobs["preempted"]  # the same job, requeued
     assert {s.state for s in _statuses(experiment).values()} == {"complete"}
+
+
+def _history(run_id: str) -> list:
+    import mlflow
+
+    return mlflow.tracking.MlflowClient().get_metric_history(run_id, "loss")
 
 
 DDP = """

@@ -46,9 +46,14 @@ def _slurm(experiment, args: argparse.Namespace, say) -> int:
     from bench.experiment.scheduler import check_fits, require_slurm
     from bench.experiment.slurm import require_submitit, submit_experiment, wait_for
 
+    from bench import tracking
+
     require_submitit()
     require_slurm()
     check_fits(experiment.resources)
+    if tracking.tracking_uri().startswith("sqlite:"):
+        say(f"note: the jobs write to the sqlite file of {tracking.tracking_uri()}: it must be on storage they all "
+            "see, and many jobs at once want a tracking server (README, 'Running on a cluster')")
     submission, before = submit_experiment(experiment, args.device)
     active = [s for s in before if s.active]
     complete = sum(s.state == "complete" for s in before)

@@ -174,6 +174,24 @@ def _dataset(dataset: str, root: str | Path | None, config: TrainConfig, uses_re
     return AugmentedPairs(base, PairAugmentation(config.augmentation), seed=config.seed)
 
 
+def _resumed(request: TrainRequest) -> tuple[Path | None, dict | None, str, bool]:
+    """The checkpoint to start from (path and contents, or None), the stage to train and whether it continues
+    the checkpoint's own stage; one line for a combination that cannot work."""
+    resume_path = resolve_resume(request.resume, request.stage) if request.resume is not None else None
+    resume = load_checkpoint(resume_path) if resume_path is not None else None
+    stage = request.stage or (resume.get("stage", MAIN_STAGE) if resume is not None else MAIN_STAGE)
+    continuing = resume is not None and resume.get("stage", MAIN_STAGE) == stage
+    if continuing and not resume.get("optimizer"):
+        raise UserError(f"checkpoint {resume_path} holds no optimiser state: it can be evaluated, not resumed")
+    if resume is None and stage != MAIN_STAGE:
+        raise UserError(f"training stage '{stage}' continues a trained model: pass --resume with the run "
+                        "folder or a checkpoint of the main stage")
+    if resume is not None and not continuing and resume.get("stage", MAIN_STAGE) != MAIN_STAGE:
+        raise UserError(f"checkpoint {resume_path} is from training stage '{resume['stage']}': it continues "
+                        "that stage; another stage starts from a checkpoint of the main stage")
+    return resume_path, resume, stage, continuing
+
+
 def run_training(request: TrainRequest) -> TrainResult:
     """Train (or resume) one method on one dataset; returns where the last checkpoint is."""
     started = time.perf_counter()
@@ -182,18 +200,7 @@ def run_training(request: TrainRequest) -> TrainResult:
     try:
         if ctx.is_main:
             tracking.ensure_reachable()  # fail before any compute
-        resume_path = resolve_resume(request.resume, request.stage) if request.resume is not None else None
-        resume = load_checkpoint(resume_path) if resume_path is not None else None
-        stage = request.stage or (resume.get("stage", MAIN_STAGE) if resume is not None else MAIN_STAGE)
-        continuing = resume is not None and resume.get("stage", MAIN_STAGE) == stage
-        if continuing and not resume.get("optimizer"):
-            raise UserError(f"checkpoint {resume_path} holds no optimiser state: it can be evaluated, not resumed")
-        if resume is None and stage != MAIN_STAGE:
-            raise UserError(f"training stage '{stage}' continues a trained model: pass --resume with the run "
-                            "folder or a checkpoint of the main stage")
-        if resume is not None and not continuing and resume.get("stage", MAIN_STAGE) != MAIN_STAGE:
-            raise UserError(f"checkpoint {resume_path} is from training stage '{resume['stage']}': it continues "
-                            "that stage; another stage starts from a checkpoint of the main stage")
+        resume_path, resume, stage, continuing = _resumed(request)
         if resume is not None and request.method is not None:
             check_compatible(resume, expected_method=request.method, where=resume_path)
         method_name = request.method or (resume["method"] if resume else None)
