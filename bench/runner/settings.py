@@ -56,8 +56,9 @@ class RunSettings:
     root: str | None = option(help="dataset root in FOMM layout (ROOT/test/<video>); synthetic is generated")
     checkpoint: str | None = option(help="weights: a motionbench checkpoint, or an official one with --official")
     official: bool = option(False, metavar="METHOD", optional_value=True,
-                            help="--checkpoint is an official checkpoint of --method (the FOMM / MRAA "
-                                 "repositories' .pth.tar); its model_params come from --config or the preset. "
+                            help="--checkpoint is an official checkpoint of --method (FOMM, MRAA, TPSMM: the "
+                                 "repository's .pth.tar; LivePortrait: its folder of files; bench methods list "
+                                 "marks the methods with one); its model_params come from --config or the preset. "
                                  "A value, if given, must name --method (--official fomm)")
     random_init: bool = option(False, help="evaluate a method with learned weights without a checkpoint, i.e. its "
                                            "random initial weights (recorded; tables, figures and the gate leave "
@@ -66,7 +67,9 @@ class RunSettings:
                                        "you trust)")
     config: str | None = option(help="method YAML (its model_params); default configs/methods/<method>/<dataset>.yaml")
     overrides: list[str] = option(flag="--set", metavar="KEY=VALUE", sweep="set", repeat=True, default_factory=list,
-                                  help="override a model_params value, e.g. --set num_kp=15 (repeatable)")
+                                  help="override a model_params value by its key path, e.g. --set "
+                                       "common_params.num_kp=15 (FOMM) or --set num_refs=5 (SADM); an unknown key "
+                                       "names the nearest valid ones (repeatable)")
     task: str = option("all", choices=(*TASKS, "all"), help="protocol task(s) to run")
     refs: int | None = option(help=f"reference views N (default {DEFAULT_REFS}, the paper's protocol, whatever the model "
                                    "was trained with; also sets SADM's num_refs)")
