@@ -109,7 +109,8 @@ def _methods_run(args: argparse.Namespace) -> int:
 
 
 SUBVERBS["methods"] = PerfVerb(
-    "per-frame inference time and peak memory of FOMM, MRAA and SADM, and SADM's training-step memory with the "
+    "per-frame inference time and peak memory of each method (FOMM, MRAA, TPSMM, LivePortrait, SADM by default), "
+    "and SADM's training-step memory with the "
     "adjoint against plain backpropagation",
     "  bench perf methods\n  bench perf methods --methods sadm --frames 3 --train-steps 4,16,32 --device cuda\n",
     _methods_arguments, _methods_run)
