@@ -13,9 +13,7 @@ import shlex
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from bench.errors import UserError
 from bench.metrics.aggregation import CONVENTIONS, DEFAULT_CONVENTION
@@ -23,10 +21,20 @@ from bench.metrics.bootstrap import METHODS as INTERVAL_METHODS, IntervalSpec
 from bench.precision import DEFAULT_PRECISION, PRECISIONS, get_precision
 from bench.protocol import TASKS
 
+if TYPE_CHECKING:  # the command line builds settings without importing torch
+    import torch
+
 DEFAULT_REFS = 3
 DEFAULT_PAIRS = 200
 #: ``--memory-format`` names; ``auto`` is resolved per device by :meth:`RunSettings.resolved_memory_format`
-MEMORY_FORMATS = {"channels-last": torch.channels_last, "contiguous": torch.contiguous_format, "auto": None}
+MEMORY_FORMATS = ("channels-last", "contiguous", "auto")
+
+
+def torch_memory_format(name: str) -> torch.memory_format:
+    """The torch memory format of a resolved ``--memory-format`` name (not ``auto``)."""
+    import torch
+
+    return {"channels-last": torch.channels_last, "contiguous": torch.contiguous_format}[name]
 
 
 def option(default: Any = None, *, flag: str | None = None, help: str = "", metavar: str | None = None,
@@ -102,7 +110,7 @@ class RunSettings:
     best_of_refs: bool = option(True, flag="--no-best-of-refs",
                                 help="skip the best-of-references runs of one-shot methods")
     batch_size: int = option(16, help="frames per forward pass")
-    memory_format: str = option("auto", choices=tuple(MEMORY_FORMATS),
+    memory_format: str = option("auto", choices=MEMORY_FORMATS,
                                 help="layout of the model's 4-D weights and activations: channels-last (faster "
                                      "convolutions on CPU), contiguous (NCHW) or auto (channels-last on CPU, "
                                      "contiguous elsewhere; the default); frames agree within float rounding")
