@@ -156,7 +156,7 @@ def _persons(found: PersonDetections, frame: np.ndarray, params: BodyParams) -> 
     ones also show a head and an ankle (:func:`check_full_person`)."""
     boxes = np.asarray(found.boxes, dtype=float).reshape(-1, 4)
     scores = np.asarray(found.scores, dtype=float).reshape(-1)
-    kp_scores = np.asarray(found.keypoint_scores, dtype=float).reshape(len(boxes), -1)
+    kp_scores = np.asarray(found.keypoint_scores, dtype=float).reshape(len(boxes), -1 if len(boxes) else 0)
     height_ok = (boxes[:, 3] - boxes[:, 1]) > params.minimal_person_size * frame.shape[1]
     score_ok = scores > params.bbox_confidence_th
     full_ok = np.array([check_full_person(k, params.kp_confidence_th) for k in kp_scores], dtype=bool)
