@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from bench.errors import UserError
+from bench.files import safe_name
 from bench.metrics.aggregation import CONVENTIONS, DEFAULT_CONVENTION
 from bench.metrics.bootstrap import METHODS as INTERVAL_METHODS, IntervalSpec
 from bench.precision import DEFAULT_PRECISION, PRECISIONS, get_precision
@@ -151,6 +152,8 @@ class RunSettings:
         return Path(self.out) / task if self.task == "all" else Path(self.out)
 
     def validate(self) -> None:
+        for flag, name in (("--method", self.method), ("--dataset", self.dataset), ("--variant", self.variant)):
+            safe_name(name, flag)  # each becomes part of the default output path
         self.tasks()
         if self.official and self.checkpoint is None:
             raise UserError("--official needs --checkpoint (the official .pth.tar file)")

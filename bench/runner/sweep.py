@@ -29,6 +29,7 @@ from typing import Any, Mapping
 from bench import tracking
 from bench.config import load_yaml
 from bench.errors import ConfigError, UserError
+from bench.files import safe_name
 from bench.metrics.tasks import task_metrics
 from bench.runner.settings import SWEEP_KEYS, RunSettings, from_mapping
 
@@ -62,7 +63,7 @@ def _names(value: Any, key: str, where: str) -> list[str]:
     names = _as_list(value, key, where)
     if not all(isinstance(n, str) and n for n in names):
         raise ConfigError(f"{where}: '{key}' must be a name or a list of names, got {value!r}")
-    return names
+    return [safe_name(n, f"{where}: '{key}' entry") for n in names]
 
 
 def _as_list(value: Any, key: str, where: str) -> list:
@@ -123,7 +124,7 @@ def load_sweep(path: str | Path) -> list[Job]:
     for key in ("methods", "datasets"):
         if key not in data:
             raise ConfigError(f"{where}: missing key '{key}'")
-    name = str(data.get("name") or Path(path).stem)
+    name = safe_name(str(data.get("name") or Path(path).stem), f"{where}: 'name'")  # runs/<name>/...
     defaults = {k: v for k, v in data.items() if k in CELL_KEYS}
     methods = _names(data["methods"], "methods", where)
     per_method = _method_options(data, methods, where)
@@ -135,6 +136,7 @@ def load_sweep(path: str | Path) -> list[Job]:
         if not isinstance(variant, Mapping) or "name" not in variant:
             raise ConfigError(f"{where}: each variant needs a 'name'")
         _check_keys(variant, ("name", *CELL_KEYS), f"{where}, variant {variant['name']}")
+        safe_name(str(variant["name"]), f"{where}: variant name")
         own = {k: v for k, v in variant.items() if k != "name"}
         for dataset in _names(data["datasets"], "datasets", where):
             for method in methods:

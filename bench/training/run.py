@@ -20,7 +20,7 @@ from bench.datasets.sampling import TrainPairs
 from bench.datasets.video_io import list_videos
 from bench.config import from_dict
 from bench.errors import ConfigError, UserError, first_line
-from bench.files import ensure_folder
+from bench.files import ensure_folder, safe_name
 from bench.methods import METHODS, build_method
 from bench.methods.base import MAIN_STAGE, Method
 from bench.methods.presets import load_model_params
@@ -162,7 +162,7 @@ def _out_dir(request: TrainRequest, method: str, dataset: str, resume_path: Path
     if resume_path is not None:
         return _run_folder(resume_path)
     stamp = broadcast_object(datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"), ctx)
-    return DEFAULT_OUT / f"{method}-{dataset}-{stamp}"
+    return DEFAULT_OUT / f"{safe_name(method, 'method')}-{safe_name(dataset, 'dataset')}-{stamp}"
 
 
 def _dataset(dataset: str, root: str | Path | None, config: TrainConfig, uses_refs: bool,
