@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import types
 import typing
+from contextvars import ContextVar
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Mapping
@@ -128,14 +130,58 @@ def _check_type(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+def _dataclass_of(tp: Any) -> type | None:
+    """The dataclass of an annotation (``X`` or ``X | None``), else None."""
+    options = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+    found = [o for o in options if dataclasses.is_dataclass(o)]
+    return found[0] if found else None
+
+
+def config_paths(cls: type, prefix: str = "") -> list[str]:
+    """Every key path of config dataclass ``cls`` (``common_params``, ``common_params.num_kp``, ...)."""
+    paths = []
+    for name, hint in typing.get_type_hints(cls).items():
+        path = f"{prefix}.{name}" if prefix else name
+        paths.append(path)
+        nested = _dataclass_of(hint)
+        if nested is not None:
+            paths += config_paths(nested, path)
+    return paths
+
+
+#: the config dataclass being validated (the root of the key paths suggested for an unknown key)
+_ROOT: ContextVar[type | None] = ContextVar("config_root", default=None)
+
+
+def nearest_keys(name: str, root: type) -> list[str]:
+    """Valid key paths near ``name``: those ending in its last part (``num_kp`` -> ``common_params.num_kp``), else
+    the closest spellings."""
+    paths = config_paths(root)
+    last = name.rsplit(".", 1)[-1]
+    same = [p for p in paths if p.rsplit(".", 1)[-1] == last]
+    return same[:3] or difflib.get_close_matches(name, paths, n=3, cutoff=0.6)
+
+
 def from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
-    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ConfigError naming the key."""
+    """Build dataclass ``cls`` from ``data``; unknown keys (with the nearest valid paths) and wrong types raise
+    ConfigError naming the key."""
+    token = _ROOT.set(cls) if not prefix else None
+    try:
+        return _from_dict(cls, data, prefix)
+    finally:
+        if token is not None:
+            _ROOT.reset(token)
+
+
+def _from_dict(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         name = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
-        raise ConfigError(f"unknown config key '{name}' (valid: {', '.join(sorted(fields))})")
+        near = nearest_keys(name, _ROOT.get() or cls)
+        hint = f"; did you mean {' or '.join(repr(p) for p in near)}?" if near else ""
+        raise ConfigError(f"unknown config key '{name}'{hint} (valid here: {', '.join(sorted(fields))})")
     kwargs = {}
     for name, value in data.items():
         key = f"{prefix}.{name}" if prefix else name

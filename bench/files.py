@@ -4,7 +4,9 @@ Every result, state and checkpoint file of motionbench is written to a temporary
 target folder and renamed over the target (``os.replace``, atomic on POSIX): an interrupted or
 failed write leaves the previous file (or none), never a truncated one. Failures (an output path
 that is a file, a read-only folder, a full disk) raise :class:`~bench.errors.UserError` naming the
-file.
+file. A name that becomes part of a path (a video, person, variant, dataset, method or experiment
+name, often from a file someone else wrote) passes :func:`safe_name` first, so that it cannot
+point outside its folder.
 """
 from __future__ import annotations
 
@@ -12,8 +14,32 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-
 from bench.errors import UserError, describe_os_error, first_line
+
+
+#: characters that would make a name more than one path component, on any platform
+SEPARATORS = ("/", "\\")
+
+
+def safe_name(name: str, what: str) -> str:
+    """``name`` when it is one plain file or folder name: a non-empty string that holds no path
+    separator (``/`` or ``\\``, on every platform) or NUL and is not ``.`` or ``..``; else a one-line
+    ``UserError`` saying ``what`` it is. (``..`` inside a longer name, ``a..b``, names no other folder.)"""
+    if not isinstance(name, str) or not name:
+        raise UserError(f"{what} must be a non-empty name, got {name!r}")
+    if any(sep in name for sep in SEPARATORS) or "\0" in name or name in (".", ".."):
+        raise UserError(f"{what} {name!r} is not a plain file name (it may hold no '/' or '\\' and not be '.' or "
+                        "'..'): it becomes part of a path")
+    return name
+
+
+def inside(root: str | Path, path: str | Path, what: str) -> Path:
+    """``path`` when it lies inside ``root`` (both made absolute and ``..`` folded; links a user placed
+    inside ``root`` are theirs to keep), else a one-line ``UserError`` naming ``what`` it is."""
+    base, target = os.path.abspath(root), os.path.abspath(path)
+    if os.path.commonpath([base, target]) != base:
+        raise UserError(f"{what} {path} lies outside {root}")
+    return Path(path)
 
 
 def ensure_folder(path: str | Path) -> Path:

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import random
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from bench.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported by the verbs that compute, not by the command line itself
+    import torch
 
 
 def pick_device(name: str | None = None) -> torch.device:
     """``name`` if given (``cpu``, ``cuda``, ``cuda:N``), else CUDA when available, else CPU; a device this
     machine does not have is a one-line error."""
+    import torch
+
     if not name:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -30,6 +33,9 @@ def pick_device(name: str | None = None) -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)

@@ -45,7 +45,8 @@ def resolve_root(spec: DatasetSpec, root: str | Path | None = None) -> Path:
         if Path(spec.default_root).is_dir():
             return Path(spec.default_root)
         raise DataError(f"no root for dataset '{spec.name}': pass --root DIR (FOMM layout DIR/train, DIR/test; "
-                        f"default {spec.default_root} does not exist)")
+                        f"default {spec.default_root} does not exist; bench datasets prepare makes one from raw "
+                        "videos)")
     if not Path(root).is_dir():
         raise DataError(f"dataset root not found: {root}")
     return Path(root)

@@ -54,6 +54,16 @@ class Method(nn.Module):
         folder's ``{relative path: contents}`` here; ``where`` names the checkpoint in errors."""
         return data
 
+    def to(self, *args: Any, **kwargs: Any) -> "Method":
+        """``Module.to``; a ``memory_format`` applies to the 4-D tensors only (channels-last has no 5-D form: a
+        method's 3-D convolutions, e.g. LivePortrait's warping module, keep their layout)."""
+        memory_format = kwargs.pop("memory_format", None)
+        if args or kwargs:
+            super().to(*args, **kwargs)
+        if memory_format is not None:
+            self._apply(lambda t: t.contiguous(memory_format=memory_format) if t.dim() == 4 else t)
+        return self
+
     def generate(self, source: torch.Tensor, driving: torch.Tensor, refs: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction: motion taken from ``driving`` in absolute mode."""
         raise NotImplementedError

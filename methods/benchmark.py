@@ -163,20 +163,6 @@ __all__ = ["Measurement", "measure", "median_ms", "run_isolated"]
 
 # ----------------------------------------------------------------------------- `bench perf methods`
 
-def add_arguments(parser: Any) -> None:
-    parser.add_argument("--methods", default="fomm,mraa,tpsmm,liveportrait,sadm",
-                        help="methods to time (default fomm,mraa,tpsmm,liveportrait,sadm)")
-    parser.add_argument("--preset", default="vox", help="dataset preset of each method (default vox)")
-    parser.add_argument("--size", type=int, default=256, help="frame size (default 256)")
-    parser.add_argument("--frames", type=int, default=5, help="timed frames per method after a warm-up (default 5)")
-    parser.add_argument("--batch", type=int, default=1, help="frames per forward pass (default 1)")
-    parser.add_argument("--train-steps", default="4,16",
-                        help="SADM rk4 step counts at which one training step is measured with the adjoint and "
-                             "with plain backpropagation (default 4,16; empty to skip)")
-    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per measurement")
-
-
 def _params(method: str, preset: str, overrides: list[str]) -> dict[str, Any]:
     from bench.config import apply_overrides
     from bench.methods.presets import load_model_params, preset_datasets

@@ -18,10 +18,19 @@ frames or clips) with its bootstrap interval. Results are written with
 """
 from __future__ import annotations
 
-from bench.metrics.aggregation import MetricResult
-from bench.metrics.base import Metric, MetricInfo
-from bench.metrics.factory import DOMAINS, NotApplicable, applicable, build_metric, metric_info
-from bench.metrics.registry import METRICS
+import importlib
+from typing import Any
 
-__all__ = ["METRICS", "DOMAINS", "Metric", "MetricInfo", "MetricResult", "NotApplicable", "applicable",
-           "build_metric", "metric_info"]
+#: public name -> the module that defines it, loaded on first use (PEP 562): importing a light part of the
+#: package (the aggregation step, the bootstrap) does not load every metric and torch
+_EXPORTS = {"METRICS": "registry", "DOMAINS": "factory", "NotApplicable": "factory", "applicable": "factory",
+            "build_metric": "factory", "metric_info": "factory", "Metric": "base", "MetricInfo": "base",
+            "MetricResult": "aggregation"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'bench.metrics' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"bench.metrics.{_EXPORTS[name]}"), name)

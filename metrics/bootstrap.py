@@ -16,11 +16,12 @@ for frames pooled. Paired comparisons resample the same videos for both sides (t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any, Callable
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from bench.errors import UserError
 
@@ -29,6 +30,21 @@ METHODS = {
     "percentile": "the central range of the bootstrap distribution (rliable, lm-evaluation-harness)",
     "bca": "bias-corrected and accelerated (Efron 1987; scipy.stats.bootstrap's default)",
 }
+
+_NORMAL = NormalDist()
+
+
+def ndtr(x: float) -> float:
+    """The standard normal CDF (scipy.special.ndtr; math keeps scipy out of the start-up)."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def ndtri(p: float) -> float:
+    """Its inverse (scipy.special.ndtri), with the infinities at 0 and 1."""
+    if p <= 0.0 or p >= 1.0:
+        return -math.inf if p <= 0.0 else math.inf
+    return _NORMAL.inv_cdf(p)
+
 
 #: a statistic of B resamples, each given as per-video counts (B x n) -> B values (NaN where undefined)
 Statistic = Callable[[np.ndarray], np.ndarray]
@@ -90,13 +106,13 @@ def bca_interval(values: np.ndarray, estimate: float, jackknife: np.ndarray, lev
     """Efron's BCa interval from the bootstrap values, the full-sample estimate and the jackknife values."""
     alpha = (1.0 - level) / 2.0
     below = (np.count_nonzero(values < estimate) + np.count_nonzero(values <= estimate)) / (2.0 * len(values))
-    z0 = float(ndtri(below))
+    z0 = ndtri(below)
     spread = jackknife.mean() - jackknife
     denominator = 6.0 * float(np.sum(spread ** 2)) ** 1.5
     accel = float(np.sum(spread ** 3)) / denominator if denominator > 0 else 0.0
     ends = []
-    for z in (float(ndtri(alpha)), float(ndtri(1.0 - alpha))):
-        ends.append(float(ndtr(z0 + (z0 + z) / (1.0 - accel * (z0 + z)))))
+    for z in (ndtri(alpha), ndtri(1.0 - alpha)):
+        ends.append(ndtr(z0 + (z0 + z) / (1.0 - accel * (z0 + z))))
     return _quantiles(values, *ends)
 
 

@@ -114,7 +114,9 @@ def build_metric(name: str, domain: str | None = None, device: torch.device | st
     return METRICS.get(name)(device=device, target=target, **kwargs)
 
 
-def weights_status(name: str, weights_dir: str | Path | None = None) -> dict[str, list[tuple[str, Path | None]]]:
-    """For each backend of ``name``: its weight files and where each was found (None: missing)."""
-    return {b.name: [(w.filename, weights.find(w, weights_dir)) for w in b.weights]
+def weights_status(name: str, weights_dir: str | Path | None = None
+                   ) -> dict[str, list[tuple[str, Path | None, Path | None]]]:
+    """For each backend of ``name``: its weight files, where each was found (None: missing) and the folder it
+    belongs in (its standard cache; None when that cache's package is not installed)."""
+    return {b.name: [(w.filename, weights.find(w, weights_dir), weights.cache_dir(w)) for w in b.weights]
             for b in metric_info(name).backends if b.weights}

@@ -91,8 +91,8 @@ def _row_record(table: str, defaults: dict[str, Any], row: dict[str, Any], where
     return record
 
 
-def load_table(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
-    """One published table: its rows as a frame and its row labels."""
+def load_table(path: str | Path) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """One published table: its rows as a frame, its row labels and its notes (footnotes on printed values)."""
     data = _load_printed(path)
     table = data.get("table") or Path(path).stem
     defaults = data.get("defaults") or {}
@@ -105,11 +105,14 @@ def load_table(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
         # ints or None in an object column: not a numeric (metric) column for bench.reports.runs.metric_names
         frame[column] = pd.Series([None if pd.isna(d) else int(d) for d in frame[column]], index=frame.index,
                                   dtype=object)
-    return frame, {str(k): str(v) for k, v in (data.get("labels") or {}).items()}
+    notes = data.get("notes") or []
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise ConfigError(f"{path}: 'notes' must be a list of sentences")
+    return frame, {str(k): str(v) for k, v in (data.get("labels") or {}).items()}, list(notes)
 
 
 @lru_cache(maxsize=None)
-def _cached(table: str) -> tuple[pd.DataFrame, dict[str, str]]:
+def _cached(table: str) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
     return load_table(published_path(table))
 
 
@@ -123,3 +126,8 @@ def load_published(table: str) -> pd.DataFrame:
 def published_labels(table: str) -> dict[str, str]:
     """The paper's row labels of ``table`` (method or variant name -> label)."""
     return dict(_cached(table)[1])
+
+
+def published_notes(table: str) -> list[str]:
+    """The notes on printed values of ``table`` (shown as footnotes wherever its published rows are)."""
+    return list(_cached(table)[2]) if table in TABLES else []

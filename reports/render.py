@@ -38,7 +38,7 @@ def footnotes(table: Table, group_title: Callable[[list[str]], str]) -> list[str
             row.runs.items(), key=lambda item: item[0] != "reconstruction")) for row in group.rows if row.runs]
         if rows:
             runs.append(f"{group_title(group.lines)}: " + "; ".join(rows))
-    notes = []
+    notes = list(table.notes)
     if any(row.mixed for group in table.groups for row in group.rows):
         notes.append("† reconstruction and animation come from different bench run calls.")
     if seed_note(table):

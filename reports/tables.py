@@ -25,7 +25,7 @@ import pandas as pd
 
 from bench.errors import UserError
 from bench.reports.metric_info import info, label
-from bench.reports.published import DIGITS_PREFIX
+from bench.reports.published import DIGITS_PREFIX, published_notes
 from bench.reports.runs import DEFAULT_VARIANTS, NA_PREFIX
 from bench.reports.seeds import COUNT, SUFFIX
 from bench.reports.selection import Selection, select_runs
@@ -115,6 +115,7 @@ class Table:
     groups: list[Group]
     left_out: int = 0  # measured runs of the layout left out for another protocol
     intervals: bool = False  # cells show their intervals (--ci)
+    notes: list[str] = field(default_factory=list)  # footnotes on published values
 
     @property
     def has_measured(self) -> bool:
@@ -413,8 +414,9 @@ def build_table(name: str, measured: pd.DataFrame | None, reported: pd.DataFrame
     caption = spec.caption + convention_note(selection.runs if len(selection.runs) else None)
     if measured_rows:
         caption += " " + RULE
+    notes = published_notes(name) if reported_rows else []
     return Table(spec.name, caption, spec.group_header, spec.row_header, spec.columns, groups,
-                 left_out=selection.left_out, intervals=intervals)
+                 left_out=selection.left_out, intervals=intervals, notes=notes)
 
 
 def convention_note(runs: pd.DataFrame | None) -> str:

@@ -75,11 +75,12 @@ def official_losses(train_params: Mapping[str, Any], **extra: Any) -> dict[str, 
             "pretrained_vgg": False, **extra}
 
 
-def assert_within_tolerance(name: str, errors: dict[str, float]) -> None:
+def assert_within_tolerance(fixture: str | Mapping[str, float], errors: dict[str, float], label: str = "") -> None:
     """Every max |diff| of ``errors`` (keys like ``kp_source.value``) within the fixture README's tolerance of
-    its output category for fixture ``name`` (:func:`tests.reference.tolerance`)."""
-    over = {k: v for k, v in errors.items() if v > tolerance(name, category(k.replace(".", "/")))}
-    assert not over, f"{name}: over tolerance: {over}"
+    its output category (:func:`tests.reference.tolerance`): ``fixture`` is a shared fixture's name or the floors
+    table a fixture records itself (``label`` names it in the message)."""
+    over = {k: v for k, v in errors.items() if v > tolerance(fixture, category(k.replace(".", "/")))}
+    assert not over, f"{label or fixture}: over tolerance: {over}"
 
 
 def buffer_atol(name: str, key: str, strict: float = 1e-5) -> float:

@@ -15,6 +15,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Mapping
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = Path(os.environ.get("MOTIONBENCH_REFERENCE") or REPO.parent / "shared" / "reference").resolve()
@@ -70,11 +71,12 @@ def round_up_125(value: float) -> float:
     return next(m * 10.0 ** e for e in (exponent, exponent + 1) for m in (1, 2, 5) if m * 10.0 ** e >= value * (1 - 1e-12))
 
 
-def tolerance(name: str, kind: str) -> float:
-    """The fixture README's suggested tolerance of fixture ``name`` for one output category: ``max(1e-4, 10 x
-    floor)`` for values, images and losses, ``max(0.02, 3 x floor)`` for the relative L2 error of a network's
-    gradient, with ``floor`` the largest recorded floor of that category in the fixture, rounded up (1, 2, 5).
-    It reproduces the README's per-fixture table for every shared fixture."""
-    floor = max((v for k, v in noise_floors(name).items() if category(k) == kind and "max|diff|" not in k),
-                default=0.0)
+def tolerance(fixture: str | Mapping[str, float], kind: str) -> float:
+    """The fixture README's suggested tolerance for one output category: ``max(1e-4, 10 x floor)`` for values,
+    images and losses, ``max(0.02, 3 x floor)`` for the relative L2 error of a network's gradient, with ``floor``
+    the largest recorded floor of that category, rounded up (1, 2, 5). ``fixture``: a shared fixture's name (its
+    ``noise_floors.json`` entry; this reproduces the README's per-fixture table) or the floors table that a
+    fixture records itself (e.g. ``official-tpsmm-losses.pt``'s ``floors[case]``)."""
+    floors = noise_floors(fixture) if isinstance(fixture, str) else fixture
+    floor = max((v for k, v in floors.items() if category(k) == kind and "max|diff|" not in k), default=0.0)
     return round_up_125(max(0.02, 3 * floor) if kind == "grads" else max(1e-4, 10 * floor))

@@ -67,7 +67,26 @@ CASES = {
     "methods list of an unknown dataset": (lambda t: ["methods", "list", "--dataset", "imagenet"],
                                            "unknown dataset 'imagenet'"),
     "empty selection": (lambda t: RUN[:-5] + ["--max-videos", "0", "--out", str(t / "o")], "--max-videos must be >= 1"),
+    # issue 26: the last tracebacks
+    "evaluate --sources row without source": (lambda t: _evaluate_sources(t, "generated,source_image\na.mp4,\n"),
+                                              "line 2 lacks its generated video or its source image"),
+    "evaluate --sources not UTF-8": (lambda t: _evaluate_sources(t, b"\xff\xfe\x00gen\x81\x82"),
+                                     "not a UTF-8 CSV file"),
+    "run a FOMM config that cannot be built": (lambda t: ["run", "--method", "fomm", "--dataset", "synthetic",
+                                                          "--random-init", "--set", "common_params.num_kp=-3",
+                                                          "--no-track", "--out", str(t / "o")],
+                                               "method 'fomm' cannot be built from its config"),
+    "perf eval of a huge generated set": (lambda t: ["perf", "eval", "--size", "100000"], "--size must be in [16, 1024]"),
 }
+
+
+def _evaluate_sources(tmp: Path, content: str | bytes) -> list[str]:
+    from tests.run_support import synthetic_videos
+
+    sources = tmp / "sources.csv"
+    sources.write_bytes(content if isinstance(content, bytes) else content.encode())
+    folder = str(synthetic_videos(1)[0].path.parent)
+    return ["evaluate", "--real", folder, "--generated", folder, "--sources", str(sources), "--out", str(tmp / "o")]
 
 
 @pytest.mark.parametrize("case", list(CASES))

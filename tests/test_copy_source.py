@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from bench.errors import ConfigError
 from bench.methods import build_method
 
 
@@ -25,5 +26,5 @@ def test_copy_source_broadcasts_one_source_over_a_batch_of_driving_frames():
 
 
 def test_copy_source_takes_no_configuration():
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="copy-source takes no configuration"):
         build_method("copy-source", {"num_kp": 10})

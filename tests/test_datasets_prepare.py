@@ -15,8 +15,15 @@ from PIL import Image
 
 from bench.cli import main
 from bench.datasets import get_dataset
+from bench.datasets import boxes as bx
+from bench.datasets import chunks as ch
 from bench.datasets import detect_crop as dc
+from bench.datasets import detectors as det
+from bench.datasets import metadata as md
 from bench.datasets import prepare as pr
+from bench.datasets import sources as src
+from bench.datasets import tracking as trk
+from bench.datasets import windows as win
 from bench.datasets.spec import DatasetSpec
 from bench.datasets.verify import verify
 from bench.datasets.video_io import read_frames, read_video
@@ -93,15 +100,15 @@ def _spec(size: int, test: int, train: int = 0) -> DatasetSpec:
 
 def test_protocol_steps_name_the_official_code():
     expected = {
-        pr.chunk_name: "load_videos", pr.in_window: "load_videos", pr.rescale_bbox: "load_videos",
-        pr.resize_crop: "load_videos", pr.imageio_fps: "load_videos", pr.VideoJob: "load_videos",
-        pr.VideoJob.source_stem.fget: "load_videos", pr.prepare_video: "load_videos",
-        dc.bb_iou: "util.py", dc.join: "util.py", dc.one_box_inside_other: "util.py",
-        dc.compute_aspect_preserved_bbox: "util.py", dc.compute_increased_bbox: "util.py", dc.crop_bbox: "util.py",
-        dc.segment_rows: "util.py", dc.FaceParams: "crop_vox.py", dc.face_box: "crop_vox.py",
-        dc.vox_tubes: "crop_vox.py", dc.track_faces: "crop_vox.py", dc.BodyParams: "crop_taichi.py",
-        dc.check_full_person: "crop_taichi.py", dc.camera_motion: "crop_taichi.py",
-        dc.track_bodies: "crop_taichi.py", dc.TorchvisionPersons: "crop_taichi.py",
+        md.chunk_name: "load_videos", win.in_window: "load_videos", win.rescale_bbox: "load_videos",
+        win.resize_crop: "load_videos", win.imageio_fps: "load_videos", md.VideoJob: "load_videos",
+        md.VideoJob.source_stem.fget: "load_videos", ch.prepare_video: "load_videos",
+        bx.bb_iou: "util.py", bx.join: "util.py", bx.one_box_inside_other: "util.py",
+        bx.compute_aspect_preserved_bbox: "util.py", bx.compute_increased_bbox: "util.py", bx.crop_bbox: "util.py",
+        dc.segment_rows: "util.py", trk.FaceParams: "crop_vox.py", trk.face_box: "crop_vox.py",
+        trk.vox_tubes: "crop_vox.py", trk.track_faces: "crop_vox.py", trk.BodyParams: "crop_taichi.py",
+        trk.check_full_person: "crop_taichi.py", trk.camera_motion: "crop_taichi.py",
+        trk.track_bodies: "crop_taichi.py", det.TorchvisionPersons: "crop_taichi.py",
     }
     for obj, source in expected.items():
         assert source in (obj.__doc__ or ""), obj
@@ -110,39 +117,39 @@ def test_protocol_steps_name_the_official_code():
 
 def test_official_window_rescale_naming_and_boxes():
     # load_videos.py: i * ref_fps >= start * fps and i * ref_fps < end * fps (file 29.97, metadata 25)
-    frames = [i for i in range(200) if pr.in_window(i, 80, 100, 25, 29.97)]
+    frames = [i for i in range(200) if win.in_window(i, 80, 100, 25, 29.97)]
     assert frames == list(range(96, 120))  # 80 * 29.97 / 25 = 95.904 -> 96; 100 * 29.97 / 25 = 119.88 -> 119
-    assert (pr.first_frame_at(80, 25, 29.97), pr.first_frame_at(100, 25, 29.97)) == (96, 120)
-    assert pr.first_frame_at(3, 30, 29.97) == 3 and pr.first_frame_at(10, 1, 50.0) == 500
+    assert (win.first_frame_at(80, 25, 29.97), win.first_frame_at(100, 25, 29.97)) == (96, 120)
+    assert win.first_frame_at(3, 30, 29.97) == 3 and win.first_frame_at(10, 1, 50.0) == 500
     # int(left / (ref_width / W)): truncation, not rounding
-    assert pr.rescale_bbox((624, 48, 1018, 553), 1280, 720, 640, 360) == (312, 24, 509, 276)
-    assert pr.rescale_bbox((1, 1, 3, 3), 3, 3, 2, 2) == (0, 0, 2, 2)
-    assert pr.chunk_name("WMh3ye5tBsE", "3657", "3994", "id10005") == "id10005#WMh3ye5tBsE#003657#003994.mp4"
-    assert pr.chunk_name("vid#id7", "80", "300", None) == "id7#vid#000080#000300.mp4"
+    assert win.rescale_bbox((624, 48, 1018, 553), 1280, 720, 640, 360) == (312, 24, 509, 276)
+    assert win.rescale_bbox((1, 1, 3, 3), 3, 3, 2, 2) == (0, 0, 2, 2)
+    assert md.chunk_name("WMh3ye5tBsE", "3657", "3994", "id10005") == "id10005#WMh3ye5tBsE#003657#003994.mp4"
+    assert md.chunk_name("vid#id7", "80", "300", None) == "id7#vid#000080#000300.mp4"
     # imageio's fps: ffmpeg prints avg_frame_rate with two decimals unless whole
-    assert pr.imageio_fps(Fraction(30000, 1001)) == 29.97 and pr.imageio_fps(Fraction(25)) == 25.0
-    assert pr.imageio_fps(Fraction(24000, 1001)) == 23.98 and pr.imageio_fps(None) == 0.0
+    assert win.imageio_fps(Fraction(30000, 1001)) == 29.97 and win.imageio_fps(Fraction(25)) == 25.0
+    assert win.imageio_fps(Fraction(24000, 1001)) == 23.98 and win.imageio_fps(None) == 0.0
     # util.py boxes, computed by hand from the official formulas
-    assert dc.bb_iou((0, 0, 9, 9), (5, 5, 14, 14)) == pytest.approx(25 / 175)
-    assert dc.compute_aspect_preserved_bbox((100, 100, 200, 300), 0.1) == (30, 80, 270, 320)
-    assert dc.compute_increased_bbox((100, 100, 200, 300), 0.1) == (90, 80, 210, 320)
-    assert dc.crop_bbox(64, (720, 1280), (100, 100, 200, 300), min_frames=64, min_size=200) == (30, 80, 270, 320)
-    assert dc.crop_bbox(63, (720, 1280), (100, 100, 200, 300), min_frames=64, min_size=200) is None
-    assert dc.crop_bbox(64, (720, 1280), (100, 100, 200, 300), min_frames=64, min_size=201) is None
-    assert dc.crop_bbox(64, (310, 1280), (100, 100, 200, 300), min_frames=64, min_size=200) is None  # bot 320 > 310
+    assert bx.bb_iou((0, 0, 9, 9), (5, 5, 14, 14)) == pytest.approx(25 / 175)
+    assert bx.compute_aspect_preserved_bbox((100, 100, 200, 300), 0.1) == (30, 80, 270, 320)
+    assert bx.compute_increased_bbox((100, 100, 200, 300), 0.1) == (90, 80, 210, 320)
+    assert bx.crop_bbox(64, (720, 1280), (100, 100, 200, 300), min_frames=64, min_size=200) == (30, 80, 270, 320)
+    assert bx.crop_bbox(63, (720, 1280), (100, 100, 200, 300), min_frames=64, min_size=200) is None
+    assert bx.crop_bbox(64, (720, 1280), (100, 100, 200, 300), min_frames=64, min_size=201) is None
+    assert bx.crop_bbox(64, (310, 1280), (100, 100, 200, 300), min_frames=64, min_size=200) is None  # bot 320 > 310
 
 
 def test_metadata_typing_first_row_and_duplicates(tmp_path):
     path = _csv(tmp_path / "m.csv", "v#p,80,300,1-2-3-4,29.97,640,480,train",
                 "v#p,80.5,301,1-2-3-4,25,320,240,test", "v#p,80,300,1-2-3-4,25,640,480,train",
                 header="video_id,start,end,bbox,fps,width,height,partition")
-    (job,) = pr.read_metadata(path)
+    (job,) = md.read_metadata(path)
     assert (job.ref_fps, job.ref_width, job.partition, job.source_stem) == (29.97, 640, "train", "v")
     # pandas types the whole start column as float once one value is: names say 80.0, as the official's
     assert [c.name for c in job.chunks] == ["p#v#0080.0#000300.mp4", "p#v#0080.5#000301.mp4"]
     _csv(tmp_path / "bad.csv", "v,1,2,1-2-3,25,640,480,test", header="video_id,start,end,bbox,fps,width,height,partition")
     with pytest.raises(DataError, match=r"bad.csv:2: bbox '1-2-3'"):
-        pr.read_metadata(tmp_path / "bad.csv")
+        md.read_metadata(tmp_path / "bad.csv")
 
 
 def test_fps_matches_imageio(tmp_path):
@@ -154,7 +161,7 @@ def test_fps_matches_imageio(tmp_path):
         reader = imageio_ffmpeg.read_frames(str(path))
         meta = next(reader)
         reader.close()
-        with pr.SourceReader(path) as source:
+        with src.SourceReader(path) as source:
             assert source.fps == meta["fps"], rate
 
 
@@ -293,10 +300,10 @@ def test_cli_user_errors_are_one_line(raw, tmp_path, capsys):
 def test_vox_tubes_cut_on_iou_and_length():
     a, b = (100, 100, 200, 200), (300, 100, 400, 200)
     boxes = [a] * 5 + [b] * 4 + [(0, 0, 0, 0)] + [b] * 3
-    assert [(s, e, n) for s, e, _, n in dc.vox_tubes(boxes)] == [(0, 5, 5), (5, 9, 4), (9, 10, 1), (10, 13, 3)]
-    assert [(s, e) for s, e, _, _ in dc.vox_tubes([a] * 7, max_frames=3)] == [(0, 3), (3, 6), (6, 7)]
+    assert [(s, e, n) for s, e, _, n in trk.vox_tubes(boxes)] == [(0, 5, 5), (5, 9, 4), (9, 10, 1), (10, 13, 3)]
+    assert [(s, e) for s, e, _, _ in trk.vox_tubes([a] * 7, max_frames=3)] == [(0, 3), (3, 6), (6, 7)]
     moving = [(100 + k, 100, 200 + k, 200) for k in range(4)]
-    assert dc.vox_tubes(moving)[0][2] == (100, 100, 203, 200)  # joined over the tube
+    assert trk.vox_tubes(moving)[0][2] == (100, 100, 203, 200)  # joined over the tube
 
 
 class StandInPersons:
@@ -304,14 +311,14 @@ class StandInPersons:
 
     name = "stand-in"
 
-    def __call__(self, image: np.ndarray) -> dc.PersonDetections:
+    def __call__(self, image: np.ndarray) -> det.PersonDetections:
         k = int(image[0, 0, 0])  # the frame index is written into the pixel
         boxes, scores, kps = [(20 + k, 10, 60 + k, 90)], [0.99], [np.full(17, 5.0)]
         if k >= 12:
             boxes.append((150, 10, 190, 90))
             scores.append(0.99)
             kps.append(np.r_[np.full(15, 5.0), [0.0, 0.0]])  # no ankle: a distractor, never a track
-        return dc.PersonDetections(np.array(boxes, float), np.array(scores), np.array(kps))
+        return det.PersonDetections(np.array(boxes, float), np.array(scores), np.array(kps))
 
 
 def test_track_bodies_with_stand_in_detector():
@@ -321,16 +328,16 @@ def test_track_bodies_with_stand_in_detector():
             frame[0, 0, 0] = i
             yield frame
 
-    params = dc.BodyParams(min_frames=4, min_size=40, minimal_video_size=64)
-    tube = dc.compute_aspect_preserved_bbox((20, 10, 60, 90), 0.05)  # the first box, squared and enlarged
+    params = trk.BodyParams(min_frames=4, min_size=40, minimal_video_size=64)
+    tube = bx.compute_aspect_preserved_bbox((20, 10, 60, 90), 0.05)  # the first box, squared and enlarged
     assert tube == (-4, 6, 84, 94)  # touches the border: crop_bbox_from_frames drops it
-    assert dc.track_bodies(frames(20), StandInPersons(), params) == []
-    params = dc.BodyParams(min_frames=4, min_size=40, minimal_video_size=64, increase=0.0)
+    assert trk.track_bodies(frames(20), StandInPersons(), params) == []
+    params = trk.BodyParams(min_frames=4, min_size=40, minimal_video_size=64, increase=0.0)
     # the intensity jump at frame 8 stores every trajectory (box (0,10,80,90), frames 0..7); the new
     # one's fixed box is (8,10,88,90), which the person (x 20+k..60+k) leaves at frame 29
-    segments = dc.track_bodies(frames(30, cut=8), StandInPersons(), params)
+    segments = trk.track_bodies(frames(30, cut=8), StandInPersons(), params)
     assert [(s.start, s.end) for s in segments] == [(0, 8), (8, 29)]
-    assert segments[0].bbox == dc.crop_bbox(8, (96, 256), dc.compute_aspect_preserved_bbox((20, 10, 60, 90), 0.0),
+    assert segments[0].bbox == bx.crop_bbox(8, (96, 256), bx.compute_aspect_preserved_bbox((20, 10, 60, 90), 0.0),
                                              min_frames=4, min_size=40, increase_area=0)
     assert (segments[0].height, segments[0].width) == (96, 256)
 
@@ -340,7 +347,7 @@ def test_body_detector_without_weights_is_one_line(raw, tmp_path, monkeypatch, c
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     with pytest.raises(MissingWeightsError, match="keypointrcnn_resnet50_fpn_coco"):
-        dc.TorchvisionPersons()
+        det.TorchvisionPersons()
     assert main(["datasets", "prepare", "--detect", "body", "--videos", str(raw["videos"]),
                  "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
@@ -360,11 +367,11 @@ def test_detect_face_finds_the_pasted_box_and_prepares(tmp_path, capsys):
     videos = tmp_path / "videos"
     videos.mkdir()
     write_movie(videos / "talk.mp4", frames, 30)
-    detector = dc.DlibFaceBoxes()
+    detector = det.DlibFaceBoxes()
     (face,) = detector(clip[0])
     expected = (face[0] + 100, face[1] + 40, face[2] + 100, face[3] + 40)
-    found = dc.face_box(frames[0], detector, None)  # detected at height 360 (x 1.07): another HOG pyramid level
-    assert dc.bb_iou(found, expected) > 0.6, (found, expected)
+    found = trk.face_box(frames[0], detector, None)  # detected at height 360 (x 1.07): another HOG pyramid level
+    assert bx.bb_iou(found, expected) > 0.6, (found, expected)
     centre = np.array([(found[0] + found[2]) / 2, (found[1] + found[3]) / 2])
     assert np.abs(centre - [(expected[0] + expected[2]) / 2, (expected[1] + expected[3]) / 2]).max() < 12
 
@@ -403,8 +410,8 @@ def test_torchvision_person_detector_output(monkeypatch):
     state = keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict()
     monkeypatch.setattr(weights, "resolve", lambda *a, **k: "unused.pth")
     monkeypatch.setattr(torch, "load", lambda *a, **k: state)
-    found = dc.TorchvisionPersons(confidence_threshold=0.0)(np.zeros((96, 256, 3), np.uint8) + 128)
+    found = det.TorchvisionPersons(confidence_threshold=0.0)(np.zeros((96, 256, 3), np.uint8) + 128)
     n = len(found.boxes)
     assert found.boxes.shape == (n, 4) and found.scores.shape == (n,) and found.keypoint_scores.shape == (n, 17)
-    assert dc.track_bodies([np.zeros((96, 256, 3), np.uint8)], lambda image: found,
-                           dc.BodyParams(minimal_video_size=64)) == []
+    assert trk.track_bodies([np.zeros((96, 256, 3), np.uint8)], lambda image: found,
+                           trk.BodyParams(minimal_video_size=64)) == []

@@ -302,3 +302,20 @@ def test_cli_writes_the_page_and_refuses_options_that_do_not_apply(store_env, tm
     assert "--out" in capsys.readouterr().err
     assert main(["report", "html", "--out", str(tmp_path / "x"), "--reported-only"]) == 2
     assert "--reported-only" in capsys.readouterr().err
+
+
+def test_one_bad_saved_video_costs_its_row_not_the_page(tmp_path):
+    """Issue 26: a valid but tiny mp4 (2x2 pixels: no thirds to cut) used to stop the whole report with
+    'cannot write empty image'; now the grid notes why that row is missing and the page is written."""
+    import numpy as np
+    import pandas as pd
+
+    from bench.reports.artifacts import RunFiles
+    from bench.reports.grids import video_grids
+    from bench.reports.media import encode_mp4
+
+    tiny = encode_mp4(np.zeros((3, 2, 2, 3), np.uint8), tmp_path / "src" / "item-0000abcd.mp4", 5.0)
+    runs = pd.DataFrame({"run_id": ["r1"], "method": ["copy-source"], "dataset": ["synthetic"],
+                         "task": ["reconstruction"]})
+    (grid,) = video_grids(runs, {"r1": RunFiles(videos={tiny.name: tiny})}, tmp_path / "page")
+    assert grid.rows == [] and any("could not be" in note for note in grid.notes), grid.notes

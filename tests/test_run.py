@@ -220,6 +220,19 @@ def test_checkpoint_of_another_method_fails_before_compute(tmp_path, monkeypatch
     assert code == 2 and f"is for method '{TINY}'" in capsys.readouterr().err
 
 
+def test_set_changes_that_do_not_fit_the_checkpoint_name_the_keys(tmp_path, monkeypatch, capsys):
+    """Issue 25: the one-line error keeps the informative part (which keys differ), not just the torch preamble."""
+    path = save_checkpoint(tmp_path / "tiny.pt", method=TINY, config={"channels": 4},
+                           model=build_tiny({"channels": 4}).state_dict())
+    _no_compute(monkeypatch)
+    code = main(["run", "--method", TINY, "--dataset", "synthetic", "--checkpoint", str(path), "--set", "channels=5",
+                 "--no-track", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "the --set/--refs changes do not fit checkpoint" in err
+    assert "of another shape, e.g. 'body.0.weight' (4, 6, 3, 3) vs (5, 6, 3, 3)" in err
+
+
 def test_unreachable_tracking_server_fails_before_compute(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     _no_compute(monkeypatch)

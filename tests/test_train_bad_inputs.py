@@ -23,6 +23,24 @@ def test_invalid_values_are_one_line(setting, expected, tmp_path, capsys):
     assert len(err) == 1 and expected in err[0], err
 
 
+@pytest.mark.parametrize("setting,expected", [
+    ("model.common_params.num_channels=1", "method 'tpsmm' cannot run on 3-channel frames of 64x64 with its config"),
+    ("model.generator_params.block_expansion=0", "method 'tpsmm' cannot "),
+])
+def test_a_model_config_that_cannot_run_is_one_line_before_any_data(setting, expected, tmp_path, capsys, monkeypatch):
+    """Configs whose model builds but cannot run (issue 26: a RuntimeError on the first step): the model is probed on
+    blank frames right after it is built, before the training pairs are read."""
+    import bench.training.run as training
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the training data was read")
+    monkeypatch.setattr(training, "_dataset", no_data)
+    args = ["train", "--method", "tpsmm", "--dataset", "synthetic", "--device", "cpu", "--epochs", "1", "--set", setting]
+    assert main(args + ["--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0], err
+
+
 def test_output_that_is_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "taken").write_text("x")
     assert main(TRAIN + ["--out", str(tmp_path / "taken")]) == 2

@@ -77,6 +77,26 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _detect_params(args: argparse.Namespace) -> object:
+    """The --detect mode's crop_vox.py / crop_taichi.py parameters with the given options over its defaults."""
+    from bench.datasets.tracking import BodyParams, FaceParams
+
+    defaults = FaceParams() if args.detect == "face" else BodyParams()
+    overrides = {name: value for name, value in (("min_frames", args.min_frames), ("min_size", args.min_size),
+                                                  ("increase", args.increase), ("max_frames", args.max_frames))
+                 if value is not None}
+    if args.iou_with_initial is not None:
+        if args.detect != "face":
+            raise UserError("--iou-with-initial applies to --detect face only")
+        overrides["iou_with_initial"] = args.iou_with_initial
+    for name in ("min_frames", "max_frames"):
+        if overrides.get(name, 1) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    if overrides.get("min_size", 0) < 0 or overrides.get("increase", 0) < 0:
+        raise UserError("--min-size and --increase must not be negative")
+    return dataclasses.replace(defaults, **overrides)
+
+
 def _prepare(args: argparse.Namespace) -> int:
     from bench.datasets.prepare import output_shape, prepare
 
@@ -86,26 +106,13 @@ def _prepare(args: argparse.Namespace) -> int:
     metadata = args.metadata
     detect_failed = False
     if args.detect is not None:
-        from bench.datasets.detect_crop import BodyParams, FaceParams, detect_metadata
+        from bench.datasets.detect_crop import detect_metadata
 
-        defaults = FaceParams() if args.detect == "face" else BodyParams()
-        overrides = {name: value for name, value in (("min_frames", args.min_frames), ("min_size", args.min_size),
-                                                      ("increase", args.increase), ("max_frames", args.max_frames))
-                     if value is not None}
-        if args.iou_with_initial is not None:
-            if args.detect != "face":
-                raise UserError("--iou-with-initial applies to --detect face only")
-            overrides["iou_with_initial"] = args.iou_with_initial
-        for name in ("min_frames", "max_frames"):
-            if overrides.get(name, 1) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-        if overrides.get("min_size", 0) < 0 or overrides.get("increase", 0) < 0:
-            raise UserError("--min-size and --increase must not be negative")
-        params = dataclasses.replace(defaults, **overrides)
         metadata = metadata or str(out / "metadata.csv")
-        found = detect_metadata(args.videos, metadata, args.detect, partition=args.partition, params=params,
-                                workers=args.workers, cache_dir=out / ".detect", device=args.device,
-                                weights_dir=args.weights_dir, progress=progress)
+        found = detect_metadata(args.videos, metadata, args.detect, partition=args.partition,
+                                params=_detect_params(args), workers=args.workers, cache_dir=out / ".detect",
+                                device=args.device, weights_dir=args.weights_dir, progress=progress,
+                                allow_download=args.allow_download)
         print(found.line())
         detect_failed = bool(found.failed)
         if found.chunks == 0:
@@ -114,8 +121,9 @@ def _prepare(args: argparse.Namespace) -> int:
     elif metadata is None:
         raise UserError("--metadata CSV is required (or --detect face|body to make one)")
     elif any(v is not None for v in (args.min_frames, args.min_size, args.increase, args.max_frames,
-                                      args.iou_with_initial)):
-        raise UserError("--min-frames, --min-size, --increase, --max-frames and --iou-with-initial go with --detect")
+                                      args.iou_with_initial)) or args.allow_download:
+        raise UserError("--min-frames, --min-size, --increase, --max-frames, --iou-with-initial and "
+                        "--allow-download go with --detect")
     summary = prepare(metadata, args.videos, out, fmt=args.format, size=args.size, workers=args.workers,
                       progress=progress)
     print(summary.line())
@@ -131,10 +139,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  bench datasets prepare --metadata vox-metadata.csv --videos raw/vox --out data/vox --workers 8\n"))
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
     verbs = parser.add_subparsers(dest="datasets_verb", metavar="<action>", parser_class=type(parser))
+    for add in (_register_list, _register_verify, _register_pairs, _register_synth, _register_prepare):
+        add(verbs)
 
+
+def _register_list(verbs: argparse._SubParsersAction) -> None:
     add_verb(verbs, "list", "the paper's eight benchmarks and synthetic, with their metadata",
              examples="  bench datasets list\n").set_defaults(func=_list)
 
+
+def _register_verify(verbs: argparse._SubParsersAction) -> None:
     verify = add_verb(verbs, "verify", "check a whole dataset tree and print every problem (exit 1 if any)",
                       examples="  bench datasets verify --dataset vox --root data/vox\n"
                                "  bench datasets verify --dataset mgif --root data/mgif --min-frames 8\n"
@@ -144,6 +158,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="shortest acceptable video (default: the dataset's, source + 3 references)")
     verify.set_defaults(func=_verify)
 
+
+def _register_pairs(verbs: argparse._SubParsersAction) -> None:
     pairs = add_verb(verbs, "pairs", "seeded animation pairs of different identities, in FOMM's CSV format",
                      examples="  bench datasets pairs --dataset taichi --root data/taichi --out pairs.csv\n"
                               "  bench datasets pairs --dataset synthetic --n 20 --seed 1\n")
@@ -154,6 +170,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pairs.add_argument("--out", default=None, help="CSV file to write (default: print)")
     pairs.set_defaults(func=_pairs)
 
+
+def _register_synth(verbs: argparse._SubParsersAction) -> None:
     synth = add_verb(verbs, "synth", "generate the synthetic dataset (reused when already there) and print its root",
                      examples="  bench datasets synth\n  bench datasets synth --root data/synthetic --seed 3\n")
     synth.add_argument("--root", default=None, help="folder to create (default: the cache, $MOTIONBENCH_CACHE)")
@@ -161,6 +179,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     synth.add_argument("--size", type=int, default=64, help="frame size in pixels (default 64)")
     synth.set_defaults(func=_synth)
 
+
+def _register_prepare(verbs: argparse._SubParsersAction) -> None:
     prepare = add_verb(
         verbs, "prepare",
         "crop raw videos into the FOMM layout from a metadata CSV, as video-preprocessing's load_videos.py "
@@ -180,6 +200,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="mp4 files (libx264 CRF 25, as imageio.mimsave) or lossless png folders (default mp4)")
     prepare.add_argument("--size", default="256", help="frame size N or H,W (default 256)")
     prepare.add_argument("--workers", type=int, default=1, help="parallel processes, one video each (default 1)")
+    _detect_options(prepare)
+    prepare.set_defaults(func=_prepare)
+
+
+def _detect_options(prepare: argparse.ArgumentParser) -> None:
     prepare.add_argument("--detect", choices=("face", "body"), default=None,
                          help="no metadata: detect and track faces (dlib, crop_vox.py rules) or persons "
                               "(Keypoint R-CNN, crop_taichi.py rules), write the CSV, then prepare from it")
@@ -197,7 +222,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     prepare.add_argument("--device", default="cpu", help="--detect body: torch device of the person detector")
     prepare.add_argument("--weights-dir", default=None,
                          help="--detect body: folder holding keypointrcnn_resnet50_fpn_coco-fc266e95.pth")
-    prepare.set_defaults(func=_prepare)
+    prepare.add_argument("--allow-download", action="store_true",
+                         help="--detect body: download the Keypoint R-CNN COCO weights into torch hub's cache "
+                              "when they are not found")
 
 
 def _dataset_options(parser: argparse.ArgumentParser) -> None:

@@ -6,8 +6,6 @@ import dataclasses
 import sys
 from typing import Any
 
-import torch
-
 from bench.commands._common import add_verb
 from bench.errors import UserError
 
@@ -38,6 +36,8 @@ def _toggles(method: Any, params: dict[str, Any]) -> str:
 
 def _build(name: str, params: dict[str, Any] | None) -> Any:
     """Build without allocating weights where possible (meta device), for counting parameters."""
+    import torch
+
     from bench.methods import build_method
 
     try:

@@ -33,7 +33,8 @@ def _list(args: argparse.Namespace) -> int:
             defaults = [d for d in (backend.domains or ("all",))
                         if info.default_backend(None if d == "all" else d) is backend]
             text = backend.name + (f" (default: {', '.join(defaults)})" if defaults and len(info.backends) > 1 else "")
-            missing = [filename for filename, path in status.get(backend.name, []) if path is None]
+            missing = [f"{filename} (put it in {folder or '--weights-dir'})"
+                       for filename, path, folder in status.get(backend.name, []) if path is None]
             weights = "MISSING " + ", ".join(missing) if missing else ("present" if backend.weights else "none needed")
             rows.append((*shown, text, weights))
             shown = ("",) * len(shown)

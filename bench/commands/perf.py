@@ -97,9 +97,18 @@ SUBVERBS["eval"] = PerfVerb(
 
 
 def _methods_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench.methods.benchmark import add_arguments
-
-    add_arguments(parser)
+    """Options of ``bench perf methods`` (the benchmark itself, :mod:`bench.methods.benchmark`, imports torch)."""
+    parser.add_argument("--methods", default="fomm,mraa,tpsmm,liveportrait,sadm",
+                        help="methods to time (default fomm,mraa,tpsmm,liveportrait,sadm)")
+    parser.add_argument("--preset", default="vox", help="dataset preset of each method (default vox)")
+    parser.add_argument("--size", type=int, default=256, help="frame size (default 256)")
+    parser.add_argument("--frames", type=int, default=5, help="timed frames per method after a warm-up (default 5)")
+    parser.add_argument("--batch", type=int, default=1, help="frames per forward pass (default 1)")
+    parser.add_argument("--train-steps", default="4,16",
+                        help="SADM rk4 step counts at which one training step is measured with the adjoint and "
+                             "with plain backpropagation (default 4,16; empty to skip)")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per measurement")
 
 
 def _methods_run(args: argparse.Namespace) -> int:
@@ -109,7 +118,8 @@ def _methods_run(args: argparse.Namespace) -> int:
 
 
 SUBVERBS["methods"] = PerfVerb(
-    "per-frame inference time and peak memory of FOMM, MRAA and SADM, and SADM's training-step memory with the "
+    "per-frame inference time and peak memory of each method (FOMM, MRAA, TPSMM, LivePortrait, SADM by default), "
+    "and SADM's training-step memory with the "
     "adjoint against plain backpropagation",
     "  bench perf methods\n  bench perf methods --methods sadm --frames 3 --train-steps 4,16,32 --device cuda\n",
     _methods_arguments, _methods_run)

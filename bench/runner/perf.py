@@ -62,7 +62,7 @@ def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str
 
     from bench.runner.evaluate import ItemEvaluator
     from bench.runner.items import load_item
-    from bench.runner.settings import MEMORY_FORMATS
+    from bench.runner.settings import torch_memory_format
 
     evaluator = ItemEvaluator(plan.method, {}, task.task, plan.ctx.device, plan.batch_size,
                               precision=plan.precision)
@@ -70,13 +70,13 @@ def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str
     seconds = {}
     with torch.no_grad():
         for layout in layouts:
-            plan.method.to(memory_format=MEMORY_FORMATS[layout])
+            plan.method.to(memory_format=torch_memory_format(layout))
             evaluator.run(loaded[0], loaded[0].source, None)
             evaluator.timer.method = 0.0
             for item in loaded:
                 evaluator.evaluate(item, best_of_refs=False)
             seconds[layout] = evaluator.timer.method
-    plan.method.to(memory_format=MEMORY_FORMATS[plan.layout])
+    plan.method.to(memory_format=torch_memory_format(plan.layout))
     return seconds, sum(len(item.driving) for item in loaded)
 
 

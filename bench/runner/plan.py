@@ -35,7 +35,7 @@ from bench.runner.items import Item, animation_items, reconstruction_items
 from bench.runner.loading import MethodPlan, build_planned, plan_method, untrained_origin
 from bench.runner.records import (backends_text, default_out, items_digest, pairs_sha256, task_params,
                                   task_run_key)
-from bench.runner.settings import MEMORY_FORMATS, RunSettings
+from bench.runner.settings import RunSettings, torch_memory_format
 from bench.runner.videos import chosen_items
 
 
@@ -76,7 +76,7 @@ class RunPlan:
     refs: int
     precision: Precision
     intervals: IntervalSpec
-    layout: str  # the model's memory format (a MEMORY_FORMATS name)
+    layout: str  # the model's memory format (a --memory-format name, resolved)
     convention: str
     seed: int
     batch_size: int
@@ -252,5 +252,5 @@ def plan_run(settings: RunSettings, metric_options: dict[str, dict[str, Any]] | 
                   for task, names in keys.metrics.items()]
     for task in plan.tasks:  # last of the checks (after --strict ones), before any compute
         ensure_folder(task.out_dir)
-    plan.method = method.to(ctx.device, precision.dtype, memory_format=MEMORY_FORMATS[layout])
+    plan.method = method.to(ctx.device, precision.dtype, memory_format=torch_memory_format(layout))
     return plan

@@ -13,20 +13,29 @@ import shlex
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from bench.errors import UserError
+from bench.files import safe_name
 from bench.metrics.aggregation import CONVENTIONS, DEFAULT_CONVENTION
 from bench.metrics.bootstrap import METHODS as INTERVAL_METHODS, IntervalSpec
 from bench.precision import DEFAULT_PRECISION, PRECISIONS, get_precision
 from bench.protocol import TASKS
 
+if TYPE_CHECKING:  # the command line builds settings without importing torch
+    import torch
+
 DEFAULT_REFS = 3
 DEFAULT_PAIRS = 200
 #: ``--memory-format`` names; ``auto`` is resolved per device by :meth:`RunSettings.resolved_memory_format`
-MEMORY_FORMATS = {"channels-last": torch.channels_last, "contiguous": torch.contiguous_format, "auto": None}
+MEMORY_FORMATS = ("channels-last", "contiguous", "auto")
+
+
+def torch_memory_format(name: str) -> torch.memory_format:
+    """The torch memory format of a resolved ``--memory-format`` name (not ``auto``)."""
+    import torch
+
+    return {"channels-last": torch.channels_last, "contiguous": torch.contiguous_format}[name]
 
 
 def option(default: Any = None, *, flag: str | None = None, help: str = "", metavar: str | None = None,
@@ -56,8 +65,9 @@ class RunSettings:
     root: str | None = option(help="dataset root in FOMM layout (ROOT/test/<video>); synthetic is generated")
     checkpoint: str | None = option(help="weights: a motionbench checkpoint, or an official one with --official")
     official: bool = option(False, metavar="METHOD", optional_value=True,
-                            help="--checkpoint is an official checkpoint of --method (the FOMM / MRAA "
-                                 "repositories' .pth.tar); its model_params come from --config or the preset. "
+                            help="--checkpoint is an official checkpoint of --method (FOMM, MRAA, TPSMM: the "
+                                 "repository's .pth.tar; LivePortrait: its folder of files; bench methods list "
+                                 "marks the methods with one); its model_params come from --config or the preset. "
                                  "A value, if given, must name --method (--official fomm)")
     random_init: bool = option(False, help="evaluate a method with learned weights without a checkpoint, i.e. its "
                                            "random initial weights (recorded; tables, figures and the gate leave "
@@ -66,7 +76,9 @@ class RunSettings:
                                        "you trust)")
     config: str | None = option(help="method YAML (its model_params); default configs/methods/<method>/<dataset>.yaml")
     overrides: list[str] = option(flag="--set", metavar="KEY=VALUE", sweep="set", repeat=True, default_factory=list,
-                                  help="override a model_params value, e.g. --set num_kp=15 (repeatable)")
+                                  help="override a model_params value by its key path, e.g. --set "
+                                       "common_params.num_kp=15 (FOMM) or --set num_refs=5 (SADM); an unknown key "
+                                       "names the nearest valid ones (repeatable)")
     task: str = option("all", choices=(*TASKS, "all"), help="protocol task(s) to run")
     refs: int | None = option(help=f"reference views N (default {DEFAULT_REFS}, the paper's protocol, whatever the model "
                                    "was trained with; also sets SADM's num_refs)")
@@ -99,7 +111,7 @@ class RunSettings:
     best_of_refs: bool = option(True, flag="--no-best-of-refs",
                                 help="skip the best-of-references runs of one-shot methods")
     batch_size: int = option(16, help="frames per forward pass")
-    memory_format: str = option("auto", choices=tuple(MEMORY_FORMATS),
+    memory_format: str = option("auto", choices=MEMORY_FORMATS,
                                 help="layout of the model's 4-D weights and activations: channels-last (faster "
                                      "convolutions on CPU), contiguous (NCHW) or auto (channels-last on CPU, "
                                      "contiguous elsewhere; the default); frames agree within float rounding")
@@ -140,6 +152,8 @@ class RunSettings:
         return Path(self.out) / task if self.task == "all" else Path(self.out)
 
     def validate(self) -> None:
+        for flag, name in (("--method", self.method), ("--dataset", self.dataset), ("--variant", self.variant)):
+            safe_name(name, flag)  # each becomes part of the default output path
         self.tasks()
         if self.official and self.checkpoint is None:
             raise UserError("--official needs --checkpoint (the official .pth.tar file)")

@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 from bench import tracking
 from bench.config import load_yaml
 from bench.errors import ConfigError, UserError
+from bench.files import safe_name
 from bench.metrics.tasks import task_metrics
 from bench.runner.settings import SWEEP_KEYS, RunSettings, from_mapping
 
@@ -89,7 +90,7 @@ def names_of(value: Any, key: str, where: str) -> list[str]:
     names = _as_list(value, key, where)
     if not all(isinstance(n, str) and n for n in names):
         raise ConfigError(f"{where}: '{key}' must be a name or a list of names, got {value!r}")
-    return names
+    return [safe_name(n, f"{where}: '{key}' entry") for n in names]
 
 
 def _as_list(value: Any, key: str, where: str) -> list:
@@ -154,6 +155,7 @@ def _variants(data: Mapping[str, Any], where: str) -> list[Mapping[str, Any]]:
         if not isinstance(variant, Mapping) or "name" not in variant:
             raise ConfigError(f"{where}: each variant needs a 'name'")
         _check_keys(variant, VARIANT_KEYS, f"{where}, variant {variant['name']}")
+        safe_name(str(variant["name"]), f"{where}: variant name")
     return variants
 
 
@@ -164,7 +166,7 @@ def read_experiment(path: str | Path) -> tuple[dict[str, Any], str]:
     for key in ("methods", "datasets"):
         if key not in data:
             raise ConfigError(f"{path}: missing key '{key}'")
-    return data, str(data.get("name") or Path(path).stem)
+    return data, safe_name(str(data.get("name") or Path(path).stem), f"{path}: 'name'")  # runs/<name>/...
 
 
 def load_sweep(path: str | Path, links: Linker | None = None) -> list[Job]:

@@ -11,14 +11,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+import torch
+
 from bench import tracking
 from bench.checkpoints import check_compatible, config_hash, load_checkpoint, short_hash
 from bench.datasets import get_dataset, resolve_root
 from bench.datasets.sampling import TrainPairs
 from bench.datasets.video_io import list_videos
 from bench.config import from_dict
-from bench.errors import ConfigError, UserError
-from bench.files import ensure_folder
+from bench.errors import ConfigError, UserError, first_line
+from bench.files import ensure_folder, safe_name
 from bench.methods import METHODS, build_method
 from bench.methods.base import MAIN_STAGE, Method
 from bench.methods.presets import load_model_params
@@ -32,6 +34,8 @@ from bench.training.trainer import StepCallback, Trainer, TrainingInterrupted, c
 from bench.utils import seed_everything
 
 DEFAULT_OUT = Path("runs") / "train"
+#: reference views given to a multi-view method's probe (it uses the first num_refs of them)
+MAX_PROBE_REFS = 6
 
 
 @dataclass
@@ -159,7 +163,7 @@ def _out_dir(request: TrainRequest, method: str, dataset: str, resume_path: Path
     if resume_path is not None:
         return _run_folder(resume_path)
     stamp = broadcast_object(datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"), ctx)
-    return DEFAULT_OUT / f"{method}-{dataset}-{stamp}"
+    return DEFAULT_OUT / f"{safe_name(method, 'method')}-{safe_name(dataset, 'dataset')}-{stamp}"
 
 
 def _dataset(dataset: str, root: str | Path | None, config: TrainConfig, uses_refs: bool,
@@ -174,22 +178,101 @@ def _dataset(dataset: str, root: str | Path | None, config: TrainConfig, uses_re
     return AugmentedPairs(base, PairAugmentation(config.augmentation), seed=config.seed)
 
 
-def _resumed(request: TrainRequest) -> tuple[Path | None, dict | None, str, bool]:
-    """The checkpoint to start from (path and contents, or None), the stage to train and whether it continues
-    the checkpoint's own stage; one line for a combination that cannot work."""
-    resume_path = resolve_resume(request.resume, request.stage) if request.resume is not None else None
-    resume = load_checkpoint(resume_path) if resume_path is not None else None
-    stage = request.stage or (resume.get("stage", MAIN_STAGE) if resume is not None else MAIN_STAGE)
-    continuing = resume is not None and resume.get("stage", MAIN_STAGE) == stage
-    if continuing and not resume.get("optimizer"):
-        raise UserError(f"checkpoint {resume_path} holds no optimiser state: it can be evaluated, not resumed")
-    if resume is None and stage != MAIN_STAGE:
+@dataclass
+class Resumed:
+    """What ``--resume`` brings: the checkpoint file and contents, the stage to train and whether it continues."""
+
+    path: Path | None
+    data: dict[str, Any] | None
+    stage: str
+    continuing: bool
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default) if self.data is not None else default
+
+
+def resumed(request: TrainRequest) -> Resumed:
+    """Read ``--resume`` (if any) and check that it can start or continue the requested stage."""
+    path = resolve_resume(request.resume, request.stage) if request.resume is not None else None
+    data = load_checkpoint(path) if path is not None else None
+    saved = data.get("stage", MAIN_STAGE) if data is not None else None
+    stage = request.stage or saved or MAIN_STAGE
+    continuing = data is not None and saved == stage
+    if continuing and not data.get("optimizer"):
+        raise UserError(f"checkpoint {path} holds no optimiser state: it can be evaluated, not resumed")
+    if data is None and stage != MAIN_STAGE:
         raise UserError(f"training stage '{stage}' continues a trained model: pass --resume with the run "
                         "folder or a checkpoint of the main stage")
-    if resume is not None and not continuing and resume.get("stage", MAIN_STAGE) != MAIN_STAGE:
-        raise UserError(f"checkpoint {resume_path} is from training stage '{resume['stage']}': it continues "
-                        "that stage; another stage starts from a checkpoint of the main stage")
-    return resume_path, resume, stage, continuing
+    if data is not None and not continuing and saved != MAIN_STAGE:
+        raise UserError(f"checkpoint {path} is from training stage '{saved}': it continues that stage; another "
+                        "stage starts from a checkpoint of the main stage")
+    if data is not None and request.method is not None:
+        check_compatible(data, expected_method=request.method, where=path)
+    return Resumed(path, data, stage, continuing)
+
+
+def _names(request: TrainRequest, resume: Resumed) -> tuple[str, str]:
+    """The method and dataset trained: asked for, else the resumed checkpoint's."""
+    method_name = request.method or resume.get("method")
+    dataset = request.dataset or resume.get("train_dataset")
+    if not method_name or not dataset:
+        raise UserError("bench train needs --method and --dataset (or --resume a checkpoint)")
+    if resume.get("train_dataset") not in (None, dataset):
+        raise UserError(f"checkpoint {resume.path} was trained on '{resume.get('train_dataset')}', not '{dataset}'")
+    return method_name, dataset
+
+
+def probe(method: Method, size: tuple[int, int], device: torch.device) -> None:
+    """Run the freshly built model once on blank frames of the training size: a config it cannot run with
+    (``num_channels: 1`` for RGB data, ``block_expansion: 0``) is one line before any data is read."""
+    refs = torch.zeros(1, MAX_PROBE_REFS, 3, *size) if method.uses_refs else None
+    blank = torch.zeros(1, 3, *size)
+    try:
+        with torch.no_grad():
+            method.to(device).eval().generate(blank.to(device), blank.to(device),
+                                              refs.to(device) if refs is not None else None)
+    except (RuntimeError, ValueError, IndexError) as exc:
+        raise ConfigError(f"method '{method.name}' cannot run on 3-channel frames of {size[1]}x{size[0]} with its "
+                          f"config: {first_line(exc)}") from None
+    finally:
+        method.train()
+
+
+def _frame_size(config: TrainConfig, dataset: str) -> tuple[int, int]:
+    """The (H, W) of the training frames: the strategy's ``frame_size``, else the dataset's."""
+    return (config.frame_size, config.frame_size) if config.frame_size else get_dataset(dataset).frame_size
+
+
+def _record(method_name: str, dataset: str, model_config: dict[str, Any], config: TrainConfig, resume: Resumed,
+            request: TrainRequest, ctx: DistContext, precision: Precision, out_dir: Path) -> dict[str, Any]:
+    """The checkpoint fields (``meta``), MLflow params, tags and run name of a training run."""
+    digest = config_hash(model_config)
+    meta = {"method": method_name, "config": model_config, "train_dataset": dataset,
+            "run_id": resume.get("run_id") if resume.continuing else None, "precision": precision.name}
+    params = {"method": method_name, "dataset": dataset, "stage": resume.stage, "seed": config.seed,
+              "config_hash": digest, "world_size": ctx.world_size, "amp": request.amp, "model": model_config,
+              "precision": precision.name, "train": to_dict(config), "versions": package_versions()}
+    tags = {**tracking.tags(kind="train", method=method_name, dataset=dataset, stage=resume.stage, seed=config.seed,
+                            config_hash=short_hash(digest), out_dir=str(out_dir.resolve()), status="running"),
+            **request.tags}
+    name = f"train {method_name} {dataset}" + ("" if resume.stage == MAIN_STAGE else f" ({resume.stage})")
+    return {"meta": meta, "params": params, "tags": tags, "name": name}
+
+
+def _fit(trainer_args: dict[str, Any], record: dict[str, Any], ctx: DistContext,
+         out_dir: Path) -> tuple[Trainer, Path, str | None]:
+    """Train under the run's monitor (MLflow on rank 0); returns the trainer, its last checkpoint and the run id."""
+    run_id = _existing_run(record["meta"]["run_id"]) if ctx.is_main else None
+    with open_monitor(ctx.is_main, out_dir, record["name"], record["tags"], None if run_id else record["params"],
+                      run_id=run_id) as monitor:
+        trainer = Trainer(**trainer_args, ctx=ctx, out_dir=out_dir, checkpoint_meta=record["meta"], monitor=monitor)
+        try:
+            checkpoint = trainer.fit()
+        except TrainingInterrupted:
+            monitor.mark_interrupted()
+            raise
+        monitor.mark_complete()
+    return trainer, checkpoint, monitor.run_id
 
 
 def run_training(request: TrainRequest) -> TrainResult:
@@ -200,53 +283,28 @@ def run_training(request: TrainRequest) -> TrainResult:
     try:
         if ctx.is_main:
             tracking.ensure_reachable()  # fail before any compute
-        resume_path, resume, stage, continuing = _resumed(request)
-        if resume is not None and request.method is not None:
-            check_compatible(resume, expected_method=request.method, where=resume_path)
-        method_name = request.method or (resume["method"] if resume else None)
-        dataset = request.dataset or (resume.get("train_dataset") if resume else None)
-        if not method_name or not dataset:
-            raise UserError("bench train needs --method and --dataset (or --resume a checkpoint)")
-        if resume is not None and resume.get("train_dataset") not in (None, dataset):
-            raise UserError(f"checkpoint {resume_path} was trained on '{resume['train_dataset']}', not '{dataset}'")
+        resume = resumed(request)
+        method_name, dataset = _names(request, resume)
         train_overrides, model_overrides = split_overrides(request.overrides)
-        model_config = _model_config(method_name, dataset, request, model_overrides, resume)
-        config = _train_config(method_name, dataset, stage, continuing, request, train_overrides, resume)
-
-        precision = _precision(request, resume, resume_path if continuing else None)
+        model_config = _model_config(method_name, dataset, request, model_overrides, resume.data)
+        config = _train_config(method_name, dataset, resume.stage, resume.continuing, request, train_overrides,
+                               resume.data)
+        precision = _precision(request, resume.data, resume.path if resume.continuing else None)
         seed_everything(config.seed)  # identical initial weights on every rank
         with precision.scope():  # initial weights drawn in the training precision (float32's vectorised normal_
-            method = build_method(method_name, model_config, resume)  # differs between CPU kernel paths)
-        options = _stage_options(method, stage, config)
+            method = build_method(method_name, model_config, resume.data)  # differs between CPU kernel paths)
+            probe(method, _frame_size(config, dataset), ctx.device)
+        options = _stage_options(method, resume.stage, config)
         seed_everything(config.seed + ctx.rank)  # then one stream per rank (restored when resuming)
         data = _dataset(dataset, request.root, config, method.uses_refs, ctx)
-        out_dir = _out_dir(request, method_name, dataset, resume_path, ctx)
+        out_dir = _out_dir(request, method_name, dataset, resume.path, ctx)
         if ctx.is_main:
             ensure_folder(out_dir)  # an unusable --out fails before any compute
-        digest = config_hash(model_config)
-        meta = {"method": method_name, "config": model_config, "train_dataset": dataset,
-                "run_id": resume.get("run_id") if continuing else None, "precision": precision.name}
-        params = {"method": method_name, "dataset": dataset, "stage": stage, "seed": config.seed,
-                  "config_hash": digest, "world_size": ctx.world_size, "amp": request.amp, "model": model_config,
-                  "precision": precision.name,
-                  "train": to_dict(config), "versions": package_versions()}
-        run_tags = {**tracking.tags(kind="train", method=method_name, dataset=dataset, stage=stage, seed=config.seed,
-                                    config_hash=short_hash(digest), out_dir=str(out_dir.resolve()), status="running"),
-                    **request.tags}
-        run_name = f"train {method_name} {dataset}" + ("" if stage == MAIN_STAGE else f" ({stage})")
-        run_id = _existing_run(meta["run_id"]) if ctx.is_main else None
-        with open_monitor(ctx.is_main, out_dir, run_name, run_tags, None if run_id else params,
-                          run_id=run_id) as monitor:
-            trainer = Trainer(method, config, data, ctx, out_dir, meta, amp=request.amp, monitor=monitor,
-                              callbacks=request.callbacks, resume=resume if continuing else None, stage=stage,
-                              options=options, precision=precision)
-            try:
-                checkpoint = trainer.fit()
-            except TrainingInterrupted:
-                monitor.mark_interrupted()
-                raise
-            monitor.mark_complete()
-            run_id = monitor.run_id
+        record = _record(method_name, dataset, model_config, config, resume, request, ctx, precision, out_dir)
+        trainer_args = dict(method=method, config=config, dataset=data, amp=request.amp, callbacks=request.callbacks,
+                            resume=resume.data if resume.continuing else None, stage=resume.stage, options=options,
+                            precision=precision)
+        trainer, checkpoint, run_id = _fit(trainer_args, record, ctx, out_dir)
         return TrainResult(checkpoint, out_dir, run_id, method_name, dataset, trainer.epoch, trainer.step,
                            time.perf_counter() - started)
     finally:

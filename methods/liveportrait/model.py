@@ -68,16 +68,6 @@ class LivePortrait(Method):
         """The official folder's files (``{relative path: contents}``) as ``{sub-network: state dict}``."""
         return official_state(data, where)
 
-    def to(self, *args: Any, **kwargs: Any) -> "LivePortrait":
-        """``Module.to``; a ``memory_format`` applies to the 4-D tensors only (channels-last has no 5-D form: the
-        warping module's 3-D convolutions keep their layout)."""
-        memory_format = kwargs.pop("memory_format", None)
-        if args or kwargs:
-            super().to(*args, **kwargs)
-        if memory_format is not None:
-            self._apply(lambda t: t.contiguous(memory_format=memory_format) if t.dim() == 4 else t)
-        return self
-
     # ------------------------------------------------------------------ the wrapper's steps
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         """Frames at ``input_size`` (``prepare_source``'s resize; bilinear, no antialiasing)."""
