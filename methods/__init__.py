@@ -1,4 +1,4 @@
-"""Method registry: copy-source, FOMM, MRAA, TPSMM, SADM.
+"""Method registry: copy-source, FOMM, MRAA, TPSMM, LIA, SADM.
 
 Each method is registered with its facts (:class:`MethodSpec`: label, one-line description,
 whether official checkpoints of it load) and a factory taking the method's ``model_params``
@@ -69,6 +69,8 @@ def _register_builtin() -> None:
                    "Motion Representations for Articulated Animation (Siarohin et al. 2021)", official=True),
         MethodSpec("tpsmm", "bench.methods.tpsmm:build_tpsmm", "TPSMM",
                    "Thin-Plate Spline Motion Model (Zhao & Zhang 2022)", official=True),
+        MethodSpec("lia", "bench.methods.lia:build_lia", "LIA", "Latent Image Animator (Wang et al. 2022)",
+                   official=True),
         MethodSpec("sadm", "bench.methods.sadm:build_sadm", "SADM",
                    "Self-appearance-aided Differential Evolution for Motion Transfer"),
     ):

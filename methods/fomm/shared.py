@@ -16,16 +16,19 @@ class PerceptualTerm:
     """Lazily built VGG-19 multi-scale perceptual loss, kept out of the method's parameters and
     ``state_dict`` (it is frozen and not part of the checkpoint)."""
 
-    def __init__(self, scales: list[float], layer_weights: list[float], pretrained: bool) -> None:
+    def __init__(self, scales: list[float], layer_weights: list[float], pretrained: bool,
+                 signed_input: bool = False) -> None:
         self.scales = scales
         self.layer_weights = layer_weights
         self.pretrained = pretrained
+        self.signed_input = signed_input
         self._loss: PerceptualLoss | None = None
 
     def module(self) -> PerceptualLoss:
         """The loss module (built on first use)."""
         if self._loss is None:
-            self._loss = PerceptualLoss(self.scales, self.layer_weights, pretrained=self.pretrained)
+            self._loss = PerceptualLoss(self.scales, self.layer_weights, pretrained=self.pretrained,
+                                        signed_input=self.signed_input)
         return self._loss
 
     def __call__(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
