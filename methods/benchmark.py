@@ -164,8 +164,8 @@ __all__ = ["Measurement", "measure", "median_ms", "run_isolated"]
 # ----------------------------------------------------------------------------- `bench perf methods`
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("--methods", default="fomm,mraa,tpsmm,sadm",
-                        help="methods to time (default fomm,mraa,tpsmm,sadm)")
+    parser.add_argument("--methods", default="fomm,mraa,tpsmm,lia,sadm",
+                        help="methods to time (default fomm,mraa,tpsmm,lia,sadm)")
     parser.add_argument("--preset", default="vox", help="dataset preset of each method (default vox)")
     parser.add_argument("--size", type=int, default=256, help="frame size (default 256)")
     parser.add_argument("--frames", type=int, default=5, help="timed frames per method after a warm-up (default 5)")

@@ -34,7 +34,7 @@ def _experiment(name: str):
 
 def test_paper_experiment_grids():
     table1 = _experiment("table1")
-    assert len(table1) == 4 * 8 * 2  # fomm, mraa, tpsmm, sadm x 8 datasets x 2 tasks
+    assert len(table1) == 5 * 8 * 2  # fomm, mraa, tpsmm, lia, sadm x 8 datasets x 2 tasks
     assert {(j.settings.method, j.settings.dataset) for j in table1} >= {("fomm", "vox"), ("sadm", "mgif")}
     first = table1[0].settings
     assert first.checkpoint == f"checkpoints/{first.method}-{first.dataset}.pt" and first.refs == 3
@@ -56,7 +56,7 @@ def test_paper_experiment_grids():
 
     generality = _experiment("generality")
     assert {j.settings.dataset for j in generality} == {"nemo", "mgif"} and {j.task for j in generality} == {"reconstruction"}
-    assert len(generality) == 4 * 2  # fomm, mraa, tpsmm, sadm x (nemo, mgif)
+    assert len(generality) == 5 * 2  # fomm, mraa, tpsmm, lia, sadm x (nemo, mgif)
     assert all(j.settings.checkpoint.endswith("-vox.pt") and j.settings.train_dataset == "vox" for j in generality)
 
 
