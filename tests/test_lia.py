@@ -245,11 +245,28 @@ def test_relative_animation_of_the_initial_frame_keeps_the_source_latent():
                                                     "latent_dim_motion"),
     ({"max_channels": 0}, "max_channels"), ({"animation": {"mode": "avd"}}, "animation.mode"),
     ({"losses": {"perceptual": [1, 2]}}, "losses.perceptual"), ({"losses": {"scales": [2.0]}}, "losses.scales"),
-    ({"latent_dim": 3}, "latent_dim"),
+    ({"latent_dim": 3}, "latent_dim"), ({"flow_init_gain": -1.0}, "flow_init_gain"),
 ])
 def test_config_errors_name_the_key(change, key):
     with pytest.raises(ConfigError, match=key):
         build_lia({**TINY, **change})
+
+
+def test_flow_init_gain_scales_only_the_initial_flow_heads():
+    """A tiny-preset init knob: the same random draws and layout, the flow heads' weights scaled (0: identity
+    flows and masks of 1/2 at every level)."""
+    torch.manual_seed(0)
+    official = build_lia(TINY)
+    torch.manual_seed(0)
+    zero = build_lia({**TINY, "flow_init_gain": 0.0})
+    for (key, a), b in zip(official.state_dict().items(), zero.state_dict().values()):
+        flow_head = key.startswith("gen.dec.to_flows.") and key.endswith("conv.weight")
+        assert torch.equal(b, torch.zeros_like(a) if flow_head else a), key
+    flows = []
+    zero.gen.dec.to_flows[-1].register_forward_hook(lambda m, i, o: flows.append(o[2]))
+    with torch.no_grad():
+        zero.eval().forward_details(torch.rand(1, 3, 16, 16), torch.rand(2, 3, 16, 16))
+    assert torch.equal(flows[0], torch.zeros_like(flows[0])), "flow offsets 0, mask logits 0"
 
 
 def test_discriminator_batch_must_group_by_four():

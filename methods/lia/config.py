@@ -3,8 +3,11 @@
 animation mode of ``run_demo.py`` and the loss weights of ``trainer.py`` / ``vgg19.py``.
 
 Official checkpoints (``vox.pt``, ``taichi.pt``, ``ted.pt``) are all size 256, style 512, motion 20, channel
-multiplier 1. ``max_channels`` (ours; the official code fixes 512) caps every width of the official channel
-table, for tiny presets only.
+multiplier 1. For tiny presets only (ours): ``max_channels`` (the official code fixes 512) caps every width of the
+official channel table; ``flow_init_gain`` scales the initial weights of the flow heads (``ToFlow``'s
+modulated 1x1 convolutions; 1 = the official ``randn`` init, 0 starts every flow at the identity and every
+mask at 1/2, which a short run needs: random initial flows move features by up to half the image). Both
+leave the checkpoint layout unchanged.
 """
 from __future__ import annotations
 
@@ -58,6 +61,7 @@ class LIAConfig:
     latent_dim_motion: int = 20
     channel_multiplier: int = 1
     max_channels: int = 512
+    flow_init_gain: float = 1.0
     animation: AnimationParams = field(default_factory=AnimationParams)
     losses: LossParams = field(default_factory=LossParams)
 
@@ -90,6 +94,8 @@ def lia_config(data: Mapping[str, Any]) -> LIAConfig:
     for key in ("channel_multiplier", "max_channels"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"config key '{key}': must be at least 1, got {getattr(cfg, key)}")
+    if cfg.flow_init_gain < 0:
+        raise ConfigError(f"config key 'flow_init_gain': must be >= 0, got {cfg.flow_init_gain}")
     if cfg.animation.mode not in ANIMATION_MODES:
         raise ConfigError(f"config key 'animation.mode': {cfg.animation.mode!r} is not one of "
                           f"{', '.join(ANIMATION_MODES)}")

@@ -162,10 +162,13 @@ class ToFlow(nn.Module):
     up-sampled output of the level below; the source feature is warped (``grid_sample``, bilinear, zero
     padding, ``align_corners=False``) and masked, and blended into the decoder feature."""
 
-    def __init__(self, in_channels: int, style_dim: int) -> None:
+    def __init__(self, in_channels: int, style_dim: int, init_gain: float = 1.0) -> None:
         super().__init__()
         self.upsample = Upsample(BLUR_KERNEL)
         self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
+        if init_gain != 1.0:
+            with torch.no_grad():
+                self.conv.weight.mul_(init_gain)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, feature: torch.Tensor,
@@ -218,7 +221,7 @@ class Synthesis(nn.Module):
             self.convs.append(StyledConv(in_channels, out_channels, style, upsample=True))
             self.convs.append(StyledConv(out_channels, out_channels, style))
             self.to_rgbs.append(ToRGB(out_channels))
-            self.to_flows.append(ToFlow(out_channels, style))
+            self.to_flows.append(ToFlow(out_channels, style, config.flow_init_gain))
             in_channels = out_channels
 
     def forward(self, latent: torch.Tensor, features: Features) -> torch.Tensor:
