@@ -156,12 +156,14 @@ def test_bench_train_steps_both_networks_with_their_own_adam(data_root, tmp_path
 
 def test_bench_run_official_checkpoint_on_the_synthetic_set(tmp_path):
     """``bench run --official``: an official-format file (``gen``, ``dis``, optimiser states) of the synthetic
-    preset's configuration, through the official loading route."""
+    preset's configuration (which trains without discriminator: ``dis`` is ignored), through the official
+    loading route."""
     params = load_model_params("lia", "synthetic")
     torch.manual_seed(1)
     model = build_lia(params)
     checkpoint = tmp_path / "lia.pt"
-    torch.save({"gen": model.gen.state_dict(), "dis": model.dis.state_dict(), "g_optim": {}, "d_optim": {}},
+    discriminator = build_lia({**params, "losses": {"gen_gan": 1.0}}).dis
+    torch.save({"gen": model.gen.state_dict(), "dis": discriminator.state_dict(), "g_optim": {}, "d_optim": {}},
                checkpoint)
     out = tmp_path / "out"
     assert main(["run", "--method", "lia", "--official", "--checkpoint", str(checkpoint), "--dataset", "synthetic",
