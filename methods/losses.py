@@ -151,13 +151,16 @@ class PerceptualLoss(nn.Module):
     """Multi-scale VGG-19 perceptual loss: sum over scales and layers of weighted mean |V(x) - V(y)|.
 
     The target features are detached, as in FOMM's reconstruction loss. Layers after the last
-    non-zero weight are not computed (and all-zero weights skip VGG entirely).
+    non-zero weight are not computed (and all-zero weights skip VGG entirely). ``signed_input``: images
+    in [-1, 1] (LIA's ``vgg19.VGGLoss``): the pyramid is built on them as they are, then each scale is
+    clamped to [-1, 1] and mapped to [0, 1] (``x / 2 + 0.5``) before VGG.
     """
 
     def __init__(self, scales: Sequence[float] = (1.0, 0.5, 0.25, 0.125),
                  layer_weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0, 1.0),
-                 pretrained: bool = True, weights_path: str | Path | None = None) -> None:
+                 pretrained: bool = True, weights_path: str | Path | None = None, signed_input: bool = False) -> None:
         super().__init__()
+        self.signed_input = signed_input
         if len(layer_weights) != len(_VGG19_TAPS):
             raise ValueError(f"layer_weights needs {len(_VGG19_TAPS)} values, got {len(layer_weights)}")
         self.layer_weights = tuple(float(w) for w in layer_weights)
@@ -174,6 +177,8 @@ class PerceptualLoss(nn.Module):
             raise ValueError(f"images of {tuple(prediction.shape[-2:])} are too small for scale "
                              f"{min(self.pyramid.scales)}: VGG-19 up to relu5_1 needs {_VGG19_MIN_SIZE} pixels")
         for pred_s, target_s in zip(self.pyramid(prediction), self.pyramid(target)):
+            if self.signed_input:
+                pred_s, target_s = pred_s.clamp(-1, 1) / 2 + 0.5, target_s.clamp(-1, 1) / 2 + 0.5
             pairs = zip(self.layer_weights, self.vgg(pred_s, self.depth), self.vgg(target_s, self.depth))
             for w, fp, ft in pairs:
                 total = total + w * (fp - ft.detach()).abs().mean()
@@ -299,15 +304,17 @@ class PerceptualTerm:
     """The perceptual loss of :class:`PerceptualLossParams`, built on first use and kept out of the method's
     parameters and ``state_dict`` (it is frozen and not part of the checkpoint)."""
 
-    def __init__(self, params: PerceptualLossParams) -> None:
+    def __init__(self, params: PerceptualLossParams, signed_input: bool = False) -> None:
         self.params = params
+        self.signed_input = signed_input  # images in [-1, 1] (LIA), else [0, 1]
         self._loss: PerceptualLoss | None = None
 
     def module(self) -> PerceptualLoss:
         """The loss module (built on first use)."""
         if self._loss is None:
             p = self.params
-            self._loss = PerceptualLoss(p.scales, p.perceptual, pretrained=p.pretrained_vgg, weights_path=p.vgg_weights)
+            self._loss = PerceptualLoss(p.scales, p.perceptual, pretrained=p.pretrained_vgg, weights_path=p.vgg_weights,
+                                        signed_input=self.signed_input)
         return self._loss
 
     def __call__(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

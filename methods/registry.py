@@ -67,6 +67,8 @@ for _spec in (
                "Motion Representations for Articulated Animation (Siarohin et al. 2021)", official=True),
     MethodSpec("tpsmm", "bench.methods.tpsmm:build_tpsmm", "TPSMM",
                "Thin-Plate Spline Motion Model (Zhao & Zhang 2022)", official=True),
+    MethodSpec("lia", "bench.methods.lia:build_lia", "LIA", "Latent Image Animator (Wang et al. 2022)",
+               official=True),
     MethodSpec("liveportrait", "bench.methods.liveportrait:build_liveportrait", "LivePortrait",
                "LivePortrait: implicit-keypoint portrait animation (Guo et al. 2024), official weights",
                official=True, trainable=False),

@@ -34,7 +34,7 @@ from bench.protocol import PROTOCOL
 
 #: the paper's row orders (Table 1 layout); other datasets / methods follow by name
 DATASET_ORDER = ("vox", "dfdc", "nemo", "fashion", "aist", "taichi", "bair", "mgif")
-METHOD_ORDER = ("copy-source", "fomm", "mraa", "tpsmm", "fv2v", "liveportrait", "sadm")
+METHOD_ORDER = ("copy-source", "fomm", "mraa", "tpsmm", "lia", "fv2v", "liveportrait", "sadm")
 #: titles of methods that appear only in published tables (not registered here)
 PUBLISHED_ONLY_METHODS = {"fv2v": "face-vid2vid"}
 VARIANT_ORDER = ("full", "no_motion_evolution", "no_appearance_assist", "no_multiview_fusion")

@@ -34,7 +34,7 @@ def _experiment(name: str):
 
 def test_paper_experiment_grids():
     table1 = _experiment("table1")
-    assert len(table1) == 5 * 8 * 2  # fomm, mraa, tpsmm, sadm, liveportrait x 8 datasets x 2 tasks
+    assert len(table1) == 6 * 8 * 2  # fomm, mraa, tpsmm, lia, sadm, liveportrait x 8 datasets x 2 tasks
     assert {(j.settings.method, j.settings.dataset) for j in table1} >= {("fomm", "vox"), ("sadm", "mgif")}
     first = table1[0].settings
     assert first.checkpoint == f"checkpoints/{first.method}-{first.dataset}.pt" and first.refs == 3
@@ -60,7 +60,7 @@ def test_paper_experiment_grids():
 
     generality = _experiment("generality")
     assert {j.settings.dataset for j in generality} == {"nemo", "mgif"} and {j.task for j in generality} == {"reconstruction"}
-    assert len(generality) == 5 * 2  # fomm, mraa, tpsmm, sadm, liveportrait x (nemo, mgif)
+    assert len(generality) == 6 * 2  # fomm, mraa, tpsmm, lia, sadm, liveportrait x (nemo, mgif)
     trained = [j for j in generality if j.settings.method != "liveportrait"]
     assert all(j.settings.checkpoint.endswith("-vox.pt") and j.settings.train_dataset == "vox" for j in trained)
     assert {(j.settings.official, j.settings.train_dataset) for j in generality if j not in trained} == {

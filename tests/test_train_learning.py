@@ -1,6 +1,6 @@
 """The honest learning check (slow): the synthetic presets beat copy-source on reconstruction L1.
 
-Trains the tiny FOMM, MRAA, TPSMM and SADM presets with ``configs/train/<method>/synthetic.yaml`` exactly as
+Trains the tiny FOMM, MRAA, TPSMM, LIA and SADM presets with ``configs/train/<method>/synthetic.yaml`` exactly as
 ``bench train --method M --dataset synthetic`` does, then evaluates reconstruction L1 on the
 synthetic test split with the evaluation runner.
 """
@@ -13,7 +13,7 @@ from tests.run_support import learning_check
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["fomm", "mraa", "tpsmm", "sadm"])
+@pytest.mark.parametrize("method", ["fomm", "mraa", "tpsmm", "lia", "sadm"])
 def test_synthetic_preset_beats_copy_source(method, tmp_path):
     result = run_training(TrainRequest(method=method, dataset="synthetic", out=tmp_path / method, device="cpu"))
     check = learning_check(method, result.checkpoint, dataset="synthetic", device="cpu", out=tmp_path / "eval")

@@ -98,8 +98,8 @@ SUBVERBS["eval"] = PerfVerb(
 
 def _methods_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bench perf methods`` (the benchmark itself, :mod:`bench.methods.benchmark`, imports torch)."""
-    parser.add_argument("--methods", default="fomm,mraa,tpsmm,liveportrait,sadm",
-                        help="methods to time (default fomm,mraa,tpsmm,liveportrait,sadm)")
+    parser.add_argument("--methods", default="fomm,mraa,tpsmm,lia,liveportrait,sadm",
+                        help="methods to time (default fomm,mraa,tpsmm,lia,liveportrait,sadm)")
     parser.add_argument("--preset", default="vox", help="dataset preset of each method (default vox)")
     parser.add_argument("--size", type=int, default=256, help="frame size (default 256)")
     parser.add_argument("--frames", type=int, default=5, help="timed frames per method after a warm-up (default 5)")

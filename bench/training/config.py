@@ -65,9 +65,10 @@ class TrainConfig:
     ``batch_size`` is the global batch: under torchrun each of the N processes takes
     ``batch_size / N`` (it must divide). ``lr`` drops by ``gamma`` at each of ``epoch_milestones``
     (for the model and, with its own Adam, a method's discriminator at ``lr_discriminator``,
-    default ``lr``); ``loss_weights`` multiply the method's loss terms by name (terms not named keep
-    weight 1); ``checkpoint_every`` is in epochs, ``log_every`` and ``sample_every`` in optimiser
-    steps; ``frame_size`` resizes frames (null: native size); ``num_refs`` reference frames go to
+    default ``lr``, with ``betas_discriminator``, default ``betas``); ``loss_weights`` multiply
+    the method's loss terms by name (terms not named keep weight 1); ``checkpoint_every`` is in
+    epochs, ``log_every`` and ``sample_every`` in optimiser steps; ``frame_size`` resizes frames
+    (null: native size); ``num_refs`` reference frames go to
     methods that use them; ``sync_bn`` synchronises BatchNorm statistics over the processes
     (SyncBatchNorm, CUDA). ``stages`` holds the settings of a method's extra training stages
     (``bench train --stage NAME``), each merged over the rest of this config; ``options`` are
@@ -81,6 +82,7 @@ class TrainConfig:
     lr: float = 2.0e-4
     lr_discriminator: float | None = None
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    betas_discriminator: list[float] | None = None
     gamma: float = 0.1
     checkpoint_every: int = 50
     loss_weights: dict[str, float] = field(default_factory=dict)
@@ -104,8 +106,10 @@ class TrainConfig:
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"config key 'train.{name}' must be at least 1, got {value}")
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise ConfigError(f"config key 'train.betas' needs two values in [0, 1) (Adam), got {self.betas}")
+        for name in ("betas", "betas_discriminator"):
+            betas = getattr(self, name)
+            if betas is not None and (len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas)):
+                raise ConfigError(f"config key 'train.{name}' needs two values in [0, 1) (Adam), got {betas}")
         for name in ("lr", "lr_discriminator", "gamma"):
             value = getattr(self, name, None)
             if value is not None and not value > 0:

@@ -85,10 +85,11 @@ def sync_batchnorm(module: nn.Module, config: TrainConfig, ctx: DistContext) -> 
 
 
 class OptimiserPair:
-    """Adam and its MultiStepLR over some parameters (the strategy's betas, milestones and gamma)."""
+    """Adam and its MultiStepLR over some parameters (the strategy's betas unless given, milestones and gamma)."""
 
-    def __init__(self, params: list[nn.Parameter], lr: float, config: TrainConfig) -> None:
-        self.optimizer = torch.optim.Adam(params, lr=lr, betas=tuple(config.betas))
+    def __init__(self, params: list[nn.Parameter], lr: float, config: TrainConfig,
+                 betas: list[float] | None = None) -> None:
+        self.optimizer = torch.optim.Adam(params, lr=lr, betas=tuple(betas or config.betas))
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, config.epoch_milestones, config.gamma)
 
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -145,7 +146,8 @@ class Trainer:
         self.adversary_optimiser = None
         if adversary is not None:
             lr = config.lr if config.lr_discriminator is None else config.lr_discriminator
-            self.adversary_optimiser = OptimiserPair(list(adversary.parameters()), lr, config)
+            self.adversary_optimiser = OptimiserPair(list(adversary.parameters()), lr, config,
+                                                     config.betas_discriminator)
         self.scaler = torch.amp.GradScaler(ctx.device.type, enabled=amp)
         self.module: nn.Module = LossModule(self.method, stage, options)
         if ctx.enabled:
