@@ -1,14 +1,18 @@
 """``bench sweep``: grids from the experiment files, skipping complete runs, dry runs."""
 from __future__ import annotations
 
+import re
 import shlex
 
 import pytest
 
 from bench import tracking
+from bench.checkpoints import save_checkpoint
 from bench.cli import main
 from bench.config import apply_overrides, config_path, load_yaml
 from bench.errors import ConfigError
+from bench.methods import build_method
+from bench.methods.presets import load_model_params
 from bench.methods.sadm.config import parse_config
 from bench.runner.evaluate import ItemEvaluator
 from bench.runner.settings import command_line
@@ -88,13 +92,13 @@ def test_dry_run_commands_are_the_runs_the_sweep_counts_as_complete(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny.yaml").write_text(TINY_SWEEP)
     jobs = load_sweep("tiny.yaml")
-    assert main(["sweep", "tiny.yaml", "--dry-run"]) == 0
+    assert main(["sweep", "tiny.yaml", "--dry-run"]) == 1  # the broken variant's checkpoint is missing
     printed = capsys.readouterr().out
-    assert command_line(jobs[0].settings) in printed and "3 to run" in printed
+    assert command_line(jobs[0].settings) in printed and "2 to run, 1 cannot run" in printed
     assert not (tmp_path / "runs").exists()
     assert main(shlex.split(command_line(jobs[0].settings))[1:]) == 0
     capsys.readouterr()
-    assert main(["sweep", "tiny.yaml", "--dry-run"]) == 0
+    assert main(["sweep", "tiny.yaml", "--dry-run"]) == 1
     assert "[1/3] copy-source/synthetic/default N=1/reconstruction: complete" in capsys.readouterr().out
 
 
@@ -126,3 +130,54 @@ def test_task_all_splits_the_metric_list_by_protocol(tmp_path):
     jobs = {job.task: job.settings for job in load_sweep(tmp_path / "all.yaml")}
     assert jobs["reconstruction"].metrics == ["l1", "fid"] and jobs["animation"].metrics == ["fid"]
     assert jobs["animation"].out == "runs/all/synthetic/copy-source-default/animation"
+
+
+def test_a_dry_run_with_cells_that_cannot_run_exits_1_and_counts_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no data/dfdc, no checkpoints/sadm-dfdc.pt
+    assert main(["sweep", str(config_path("experiments", "nviews.yaml")), "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert "error: checkpoint not found: checkpoints/sadm-dfdc.pt" in out
+    assert out.strip().splitlines()[-1].endswith("12 run(s): 0 already complete, 0 to run, 12 cannot run")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_synthetic_nviews_and_ablation_files_run_on_the_demo_and_their_own_training(tmp_path, monkeypatch, capsys):
+    """The shipped synthetic versions of Tables 3 and 4: N = 1..6 on the demo's SADM checkpoint (dry run exits 0
+    once the demo wrote it); the ablation trains its four variants itself, nothing else needed."""
+    monkeypatch.chdir(tmp_path)
+    nviews = str(config_path("experiments", "nviews-synthetic.yaml"))
+    assert main(["sweep", nviews, "--dry-run"]) == 1
+    capsys.readouterr()
+    demo_checkpoint = tmp_path / "outputs/demo/train/sadm/checkpoints/last.pt"
+    config = load_model_params("sadm", "synthetic")
+    save_checkpoint(demo_checkpoint, method="sadm", config=config, model=build_method("sadm", config).state_dict(),
+                    train_dataset="synthetic")  # what bench demo writes there (its weights do not matter here)
+    assert main(["sweep", nviews, "--dry-run"]) == 0
+    assert "12 to run, 0 cannot run" in capsys.readouterr().out
+    jobs = load_sweep(nviews)
+    assert sorted({j.settings.refs for j in jobs}) == [1, 2, 3, 4, 5, 6]
+    assert {(j.settings.dataset, j.settings.checkpoint) for j in jobs} == {("synthetic", str(demo_checkpoint.relative_to(tmp_path)))}
+    ablation = str(config_path("experiments", "ablation-synthetic.yaml"))
+    assert main(["sweep", ablation, "--dry-run"]) == 0
+    assert "12 run(s): 0 already complete, 12 to run, 0 cannot run" in capsys.readouterr().out
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_readme_lists_every_experiment_key():
+    """The README's table of experiment-file keys names exactly the keys the loader accepts."""
+    from pathlib import Path
+
+    from bench.experiment.training import OPTION_KEYS, SECTION_KEYS
+    from bench.runner.sweep import CELL_KEYS, TOP_KEYS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("The keys of an experiment file:\n\n", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    rows = {cells[1].strip(): cells[2].strip() for cells in (line.split("|") for line in table)}
+
+    def names(text: str) -> list[str]:
+        return re.findall(r"`([^`]+)`", text)
+
+    assert names(rows["`<run option>`"].split(": ", 1)[1]) == list(CELL_KEYS)
+    assert names(rows["`train`"].split("): ", 1)[1]) == [*SECTION_KEYS, *OPTION_KEYS]
+    top = [name for key in rows for name in names(key) if name != "<run option>"]
+    assert sorted(top) == sorted(set(TOP_KEYS) - set(CELL_KEYS))

@@ -99,8 +99,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     outcome = run_local(experiment, args.device, args.dry_run, say)
     total = len(experiment.train) + len(experiment.evals)
     if args.dry_run:
-        say(f"sweep {args.file}: {total} run(s): {outcome.complete} already complete, {outcome.pending} to run")
-        return 0
+        say(f"sweep {args.file}: {total} run(s): {outcome.complete} already complete, {outcome.pending} to run, "
+            f"{len(outcome.failures)} cannot run")
+        return 1 if outcome.failures else 0
     say(f"sweep {args.file}: {total} run(s): {outcome.complete} already complete, {outcome.ran} ran now, "
         f"{len(outcome.failures)} failed")
     if main:

@@ -18,7 +18,8 @@ from bench.runner.sweep import job_status
 
 @dataclass
 class Outcome:
-    """What a sweep did: counts of cells complete before, run now and still to run (dry run); failures."""
+    """What a sweep did: counts of cells complete before, run now and still to run (dry run); failures (for a
+    dry run: the cells that cannot run, e.g. a missing checkpoint that no training cell of the file writes)."""
 
     complete: int = 0
     ran: int = 0
@@ -59,7 +60,10 @@ def run_local(experiment: Experiment, device: str | None, dry_run: bool, say: Ca
                 outcome.complete += 1
                 say(f"{head}: complete, skipped")
             elif dry_run:
-                outcome.pending += 1
+                if state.startswith("error"):
+                    outcome.failures.append(f"{cell.label}: {state[len('error: '):]}")
+                else:
+                    outcome.pending += 1
                 say(f"{head}: {state}\n    {_command(cell)}")
             elif state.startswith("error"):
                 outcome.failures.append(f"{cell.label}: {state[len('error: '):]}")
