@@ -77,7 +77,34 @@ CASES = {
                                                           "--no-track", "--out", str(t / "o")],
                                                "method 'fomm' cannot be built from its config"),
     "perf eval of a huge generated set": (lambda t: ["perf", "eval", "--size", "100000"], "--size must be in [16, 1024]"),
+    # the promise kept for what came after issue 26: new methods, training cells, executors, a tracking server
+    "run a LIA config that cannot be built": (lambda t: ["run", "--method", "lia", "--dataset", "synthetic",
+                                                         "--random-init", "--set", "latent_dim_motion=0", "--no-track",
+                                                         "--out", str(t / "o")], "config key 'latent_dim_motion'"),
+    "LIA official checkpoint that is not one": (lambda t: ["run", "--method", "lia", "--dataset", "synthetic",
+                                                           "--official", "--checkpoint", str(_file(t, "lia.pt")),
+                                                           "--no-track", "--out", str(t / "o")],
+                                                "not a PyTorch checkpoint"),
+    "LivePortrait folder missing": (lambda t: ["run", "--method", "liveportrait", "--dataset", "synthetic",
+                                               "--official", "--checkpoint", str(t / "nope"), "--no-track"],
+                                    "checkpoint not found"),
+    "train LivePortrait": (lambda t: ["train", "--method", "liveportrait", "--dataset", "synthetic",
+                                      "--out", str(t / "o")], "evaluation-only"),
+    "sweep train section with a typo": (lambda t: _sweep(t, "methods: [fomm]\ndatasets: [synthetic]\n"
+                                                            "train: {epoch: 1}\n"), "train: unknown key 'epoch'"),
+    "sweep variant escaping runs/": (lambda t: _sweep(t, "methods: [copy-source]\ndatasets: [synthetic]\n"
+                                                         "variants: [{name: ../../x}]\n"), "variant name"),
+    "sweep resources of the wrong type": (lambda t: _sweep(t, "methods: [fomm]\ndatasets: [synthetic]\n"
+                                                              "resources: {time_min: soon}\n"),
+                                          "'resources.time_min': expected an integer"),
+    "tracking server that does not answer": (lambda t: _server_down(RUN + ["--out", str(t / "o")]),
+                                             "cannot be reached"),
 }
+
+
+def _server_down(verb: list[str]) -> list[str]:
+    os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"  # discard port; restored by the test's monkeypatch
+    return [arg for arg in verb if arg != "--no-track"]
 
 
 def _evaluate_sources(tmp: Path, content: str | bytes) -> list[str]:
