@@ -158,3 +158,19 @@ def batchnorm_statistics_moved(before: dict[str, torch.Tensor], after: dict[str,
     """Whether any BatchNorm running mean of ``network`` changed (it ran in train mode)."""
     return any(not torch.equal(after[k], before[k]) for k in after
                if k.startswith(network) and k.endswith("running_mean"))
+
+
+def tiny_movie(path: Path, frames: int = 3, step: int = 50) -> None:
+    """A 64x64 H.264 mp4 at 25 fps of ``frames`` flat grey frames (``step * k`` for frame k): cheap video input."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        for k in range(frames):
+            image = np.full((64, 64, 3), step * k, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)

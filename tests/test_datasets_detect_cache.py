@@ -2,7 +2,6 @@
 unknown is refused before the detector sees a frame."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,21 +12,7 @@ from bench.datasets import sources
 from bench.datasets.detectors import DetectorFactory, PersonDetections
 from bench.datasets.tracking import BodyParams
 from bench.errors import DataError, MissingWeightsError
-
-
-def _movie(path: Path, frames: int = 3) -> None:
-    import av
-
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width = stream.height = 64
-        stream.pix_fmt = "yuv420p"
-        for k in range(frames):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), 50 * k, np.uint8),
-                                                                   format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+from tests.run_support import tiny_movie
 
 
 class Nobody:
@@ -47,7 +32,7 @@ def test_a_fully_cached_resume_builds_no_detector(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # no Keypoint R-CNN weights
     (tmp_path / "videos").mkdir()
     for name in ("a", "b"):
-        _movie(tmp_path / "videos" / f"{name}.mp4")
+        tiny_movie(tmp_path / "videos" / f"{name}.mp4")
     kwargs = dict(mode="body", params=BodyParams(minimal_video_size=32), cache_dir=tmp_path / "cache",
                   echo=lambda line: None)
     with pytest.raises(MissingWeightsError):  # nothing cached: the default detector is checked first
@@ -64,7 +49,7 @@ def test_a_fully_cached_resume_builds_no_detector(tmp_path, monkeypatch):
 
 
 def test_unknown_frame_rate_is_refused_before_detection(tmp_path, monkeypatch):
-    _movie(tmp_path / "clip.mp4")
+    tiny_movie(tmp_path / "clip.mp4")
     detector = Nobody()
     monkeypatch.setattr(sources, "imageio_fps", lambda rate: 0.0)
     with pytest.raises(DataError, match="unknown frame rate of .*clip.mp4"):

@@ -3,10 +3,8 @@ point outside their folder: a hostile metadata CSV, experiment file or option is
 exit code 2, and nothing is written anywhere (checked on the file system)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -14,25 +12,11 @@ from bench.cli import main
 from bench.distributed import DistContext
 from bench.errors import UserError
 from bench.files import inside, safe_name
+from tests.run_support import tiny_movie
 
 RUN = ["run", "--method", "copy-source", "--dataset", "synthetic", "--task", "reconstruction", "--metrics", "l1",
        "--max-videos", "2", "--refs", "0", "--no-track"]
 HEADER = "video_id,start,end,bbox,fps,width,height,partition"
-
-
-def _movie(path: Path, frames: int = 4) -> None:
-    import av
-
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width = stream.height = 64
-        stream.pix_fmt = "yuv420p"
-        for k in range(frames):
-            image = np.full((64, 64, 3), 40 * k, np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
 
 
 def _prepare(tmp: Path, *rows: str, header: str = HEADER) -> list[str]:
@@ -50,7 +34,7 @@ def _sweep(tmp: Path, body: str) -> list[str]:
 
 def _detect(tmp: Path) -> list[str]:
     (tmp / "work" / "faces").mkdir()
-    _movie(tmp / "work" / "faces" / "a\\b.mp4")  # a backslash: a separator on Windows, a name character here
+    tiny_movie(tmp / "work" / "faces" / "a\\b.mp4", 4, 40)  # a backslash: a separator on Windows, a name character here
     return ["datasets", "prepare", "--detect", "face", "--videos", str(tmp / "work" / "faces"),
             "--out", str(tmp / "work" / "out")]
 
@@ -95,8 +79,8 @@ def _tree(root: Path) -> set[str]:
 def test_a_name_that_leaves_its_folder_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys, monkeypatch):
     work = tmp_path / "work"
     (work / "videos").mkdir(parents=True)
-    _movie(work / "videos" / "good.mp4")
-    _movie(tmp_path / "outside.mp4")
+    tiny_movie(work / "videos" / "good.mp4", 4, 40)
+    tiny_movie(tmp_path / "outside.mp4", 4, 40)
     monkeypatch.chdir(work)  # runs/ of run and sweep
     args = CASES[case][0](tmp_path)
     before = _tree(tmp_path)
@@ -110,7 +94,7 @@ def test_a_name_that_leaves_its_folder_is_one_line_exit_2_and_writes_nothing(cas
 def test_the_same_layout_prepares_with_plain_names(tmp_path, capsys, monkeypatch):
     """The cases above fail for their names alone: the layout itself prepares (chunks inside --out)."""
     (tmp_path / "work" / "videos").mkdir(parents=True)
-    _movie(tmp_path / "work" / "videos" / "good.mp4")
+    tiny_movie(tmp_path / "work" / "videos" / "good.mp4", 4, 40)
     args = _prepare(tmp_path, "good#a..b,0,2,0-0-64-64,25,64,64,test,p..1", header=HEADER + ",person_id")
     assert main(args) == 0
     assert _tree(tmp_path / "work" / "out") == {"train", "test", "test/p..1#a..b#good#000000#000002.mp4",
@@ -147,7 +131,7 @@ def test_prepare_detect_body_offers_allow_download_and_accepts_it(tmp_path, caps
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     (tmp_path / "videos").mkdir()
-    _movie(tmp_path / "videos" / "dance.mp4")
+    tiny_movie(tmp_path / "videos" / "dance.mp4", 4, 40)
     args = ["datasets", "prepare", "--detect", "body", "--videos", str(tmp_path / "videos"),
             "--out", str(tmp_path / "out")]
     assert main(args) == 2
