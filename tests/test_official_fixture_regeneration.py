@@ -59,7 +59,8 @@ def gradient_errors(new: dict, shipped: dict) -> dict[str, float]:
         if isinstance(b, dict) and "grads" in b and "grads_sampled" in b:
             for net, full in b["grads"].items():
                 pairs = [(a["grads"][net][k], v) for k, v in full.items()]
-                pairs += [(a["grads_sampled"][net][k]["values"], e["values"]) for k, e in b["grads_sampled"][net].items()]
+                sampled = b["grads_sampled"][net].items()
+                pairs += [(a["grads_sampled"][net][k]["values"], e["values"]) for k, e in sampled]
                 diff = sum(((x.double() - y.double()) ** 2).sum() for x, y in pairs) ** 0.5
                 found[f"{path}{net}"] = float(diff / sum((y.double() ** 2).sum() for _, y in pairs) ** 0.5)
         elif isinstance(b, dict):
