@@ -1,0 +1,86 @@
+"""The ``make_official_*.py`` scripts of ``tests/fixtures`` regenerate the shipped official-code fixtures of
+``../shared/reference/fixtures``: inputs and random draws bit for bit, every other tensor within the fixture
+README's tolerance of its output category (``tests.reference.tolerance``; gradients: ``||g - g_ref|| / ||g_ref||``
+per network), since the official code's float rounding depends on the CPU that runs it.
+
+Slow (about half a minute), and only where the official repositories are checked out: ``FOMM_DIR`` and
+``MRAA_DIR`` name folders holding the ``*.py`` files of first-order-model c027484 and articulated-animation
+03f1968 (the scripts' headers say how to make them).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.reference import FIXTURES, category, tolerance
+
+SCRIPTS = Path(__file__).resolve().parent / "fixtures"
+#: fixture -> (script, its arguments after OUT, the official checkouts it needs)
+CASES = {
+    "fomm-face": ("make_official_fomm_mraa_forward.py", ["fomm-face"], ["FOMM_DIR"]),
+    "mraa-body": ("make_official_fomm_mraa_forward.py", ["mraa-body"], ["MRAA_DIR"]),
+    "fomm-animation-face": ("make_official_fomm_animation.py", [], ["FOMM_DIR"]),
+    "mraa-avd-face": ("make_official_mraa_avd.py", ["shared"], ["MRAA_DIR"]),
+}
+GRADIENT_PARTS = ("grads", "grads_sampled", "grad_norms")
+
+pytestmark = pytest.mark.slow
+
+
+def compare_module():
+    spec = importlib.util.spec_from_file_location("compare_fixtures", SCRIPTS / "compare_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def regenerate(name: str, out: Path) -> dict:
+    script, args, needs = CASES[name]
+    missing = [var for var in needs if not os.environ.get(var)]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not set: the official repositories are not checked out here")
+    if not (FIXTURES / f"{name}.pt").is_file() or FIXTURES != compare_module().SHIPPED:
+        pytest.skip(f"the shipped fixture {name}.pt of ../shared/reference/fixtures is not here")
+    subprocess.run([sys.executable, str(SCRIPTS / script), str(out), *args], check=True, capture_output=True)
+    return torch.load(out / f"{name}.pt", weights_only=False)
+
+
+def gradient_errors(new: dict, shipped: dict) -> dict[str, float]:
+    """``||g - g_ref|| / ||g_ref||`` per network over the stored gradient entries (full and sampled)."""
+    found = {}
+
+    def walk(a, b, path):
+        if isinstance(b, dict) and "grads" in b and "grads_sampled" in b:
+            for net, full in b["grads"].items():
+                pairs = [(a["grads"][net][k], v) for k, v in full.items()]
+                sampled = b["grads_sampled"][net].items()
+                pairs += [(a["grads_sampled"][net][k]["values"], e["values"]) for k, e in sampled]
+                diff = sum(((x.double() - y.double()) ** 2).sum() for x, y in pairs) ** 0.5
+                found[f"{path}{net}"] = float(diff / sum((y.double() ** 2).sum() for _, y in pairs) ** 0.5)
+        elif isinstance(b, dict):
+            for key, value in b.items():
+                walk(a[key], value, f"{path}{key}/")
+
+    walk(new["outputs"], shipped["outputs"], "outputs/")
+    return found
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_regenerated_fixture_matches_the_shipped_one(name, tmp_path):
+    new = regenerate(name, tmp_path)
+    shipped = torch.load(FIXTURES / f"{name}.pt", weights_only=False)
+    result = compare_module().compare(new, shipped)
+    assert not result["problems"], result["problems"][:5]
+    exact = [k for k in result["max_abs"] if k.startswith(("inputs/", "random/"))]
+    assert not exact, f"not bit for bit: {exact[:5]}"
+    values = {k: v for k, v in result["max_abs"].items() if not set(k.split("/")) & set(GRADIENT_PARTS)}
+    over = {k: v for k, v in values.items() if v > tolerance(name, category(k))}
+    assert not over, f"over the README's tolerance: {over}"
+    grads = gradient_errors(new, shipped)
+    assert all(v <= tolerance(name, "grads") for v in grads.values()), grads
