@@ -10,6 +10,7 @@ Slow (about half a minute), and only where the official repositories are checked
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -27,6 +28,9 @@ CASES = {
     "mraa-body": ("make_official_fomm_mraa_forward.py", ["mraa-body"], ["MRAA_DIR"]),
     "fomm-animation-face": ("make_official_fomm_animation.py", [], ["FOMM_DIR"]),
     "mraa-avd-face": ("make_official_mraa_avd.py", ["shared"], ["MRAA_DIR"]),
+    "fomm-losses-face": ("make_official_training_losses.py", ["fomm-losses-face"], ["FOMM_DIR"]),
+    "fomm-losses-gan-body": ("make_official_training_losses.py", ["fomm-losses-gan-body"], ["FOMM_DIR"]),
+    "mraa-losses-body": ("make_official_training_losses.py", ["mraa-losses-body"], ["MRAA_DIR"]),
 }
 GRADIENT_PARTS = ("grads", "grads_sampled", "grad_norms")
 
@@ -51,15 +55,26 @@ def regenerate(name: str, out: Path) -> dict:
     return torch.load(out / f"{name}.pt", weights_only=False)
 
 
+def allowed(out: Path, name: str, kind: str) -> float:
+    """The README's tolerance of an output category, from the shipped floors and, where the script measured them
+    on this machine (its ``noise_floors.json``: the official code against itself, ``channels_last`` inputs), from
+    those too: the larger. The shipped table lacks some outputs (the discriminator's), and this CPU's own noise
+    can exceed the shipped CPU's (``mraa-losses-body.pt``'s background-predictor gradient)."""
+    path = out / "noise_floors.json"
+    local = json.loads(path.read_text()).get(f"shared/{name}.pt", {}) if path.is_file() else {}
+    return max(tolerance(name, kind), tolerance(local, kind))
+
+
 def gradient_errors(new: dict, shipped: dict) -> dict[str, float]:
     """``||g - g_ref|| / ||g_ref||`` per network over the stored gradient entries (full and sampled)."""
     found = {}
 
     def walk(a, b, path):
         if isinstance(b, dict) and "grads" in b and "grads_sampled" in b:
-            for net, full in b["grads"].items():
-                pairs = [(a["grads"][net][k], v) for k, v in full.items()]
-                sampled = b["grads_sampled"][net].items()
+            nets = b["grads"] if all(isinstance(v, dict) for v in b["grads"].values()) else {"": b["grads"]}
+            for net, full in nets.items():
+                pairs = [((a["grads"][net] if net else a["grads"])[k], v) for k, v in full.items()]
+                sampled = b["grads_sampled"].get(net, {}).items()
                 pairs += [(a["grads_sampled"][net][k]["values"], e["values"]) for k, e in sampled]
                 diff = sum(((x.double() - y.double()) ** 2).sum() for x, y in pairs) ** 0.5
                 found[f"{path}{net}"] = float(diff / sum((y.double() ** 2).sum() for _, y in pairs) ** 0.5)
@@ -80,7 +95,7 @@ def test_regenerated_fixture_matches_the_shipped_one(name, tmp_path):
     exact = [k for k in result["max_abs"] if k.startswith(("inputs/", "random/"))]
     assert not exact, f"not bit for bit: {exact[:5]}"
     values = {k: v for k, v in result["max_abs"].items() if not set(k.split("/")) & set(GRADIENT_PARTS)}
-    over = {k: v for k, v in values.items() if v > tolerance(name, category(k))}
+    over = {k: v for k, v in values.items() if v > allowed(tmp_path, name, category(k))}
     assert not over, f"over the README's tolerance: {over}"
     grads = gradient_errors(new, shipped)
-    assert all(v <= tolerance(name, "grads") for v in grads.values()), grads
+    assert all(v <= allowed(tmp_path, name, "grads") for v in grads.values()), grads
