@@ -3,9 +3,9 @@
 README's tolerance of its output category (``tests.reference.tolerance``; gradients: ``||g - g_ref|| / ||g_ref||``
 per network), since the official code's float rounding depends on the CPU that runs it.
 
-Slow (about two minutes), and only where the official repositories are checked out: ``FOMM_DIR`` and
-``MRAA_DIR`` name folders holding the ``*.py`` files of first-order-model c027484 and articulated-animation
-03f1968 (the scripts' headers say how to make them).
+Slow (about three minutes), and only where the official repositories are checked out: ``FOMM_DIR``, ``MRAA_DIR``
+and ``TPSMM_DIR`` name folders holding the ``*.py`` files of first-order-model c027484, articulated-animation
+03f1968 and Thin-Plate-Spline-Motion-Model c616878 (the scripts' headers say how to make them).
 """
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ CASES = {
     "fomm-losses-face": ("make_official_training_losses.py", ["fomm-losses-face"], ["FOMM_DIR"]),
     "fomm-losses-gan-body": ("make_official_training_losses.py", ["fomm-losses-gan-body"], ["FOMM_DIR"]),
     "mraa-losses-body": ("make_official_training_losses.py", ["mraa-losses-body"], ["MRAA_DIR"]),
+    "tpsmm-face": ("make_official_tpsmm_forward.py", ["shared", "tpsmm-face"], ["TPSMM_DIR"]),
+    "tpsmm-body": ("make_official_tpsmm_forward.py", ["shared", "tpsmm-body"], ["TPSMM_DIR"]),
 }
 GRADIENT_PARTS = ("grads", "grads_sampled", "grad_norms")
 LOCAL_ONLY = "discriminator_calls/"  # outputs without a shipped noise floor
