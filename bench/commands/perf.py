@@ -96,6 +96,29 @@ SUBVERBS["eval"] = PerfVerb(
     _eval_arguments, _eval_run)
 
 
+def _floor_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.runner.floor import add_arguments
+
+    add_arguments(parser)
+
+
+def _floor_run(args: argparse.Namespace) -> int:
+    from bench.runner.floor import run
+
+    return run(args)
+
+
+SUBVERBS["floor"] = PerfVerb(
+    "a run's wall time against this machine's floor for it: the run's counted multiply-accumulates at the "
+    "convolution / GEMM throughput torch reaches here (same threads, same precision), plus the start-up",
+    "  bench perf floor --method fomm --config configs/methods/fomm/vox.yaml --size 256 --videos 4 --max-videos 4 "
+    "--metrics l1\n"
+    "  bench perf floor --method fomm --dataset vox --root data/vox --official --checkpoint vox-cpk.pth.tar "
+    "--config vox-256.yaml --metrics l1 --threads 2\n"
+    "  bench perf floor --method sadm --config configs/methods/sadm/synthetic.yaml --precision bf16\n",
+    _floor_arguments, _floor_run)
+
+
 def _methods_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bench perf methods`` (the benchmark itself, :mod:`bench.methods.benchmark`, imports torch)."""
     parser.add_argument("--methods", default="fomm,mraa,tpsmm,lia,liveportrait,sadm",
