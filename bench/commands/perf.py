@@ -119,6 +119,26 @@ SUBVERBS["floor"] = PerfVerb(
     _floor_arguments, _floor_run)
 
 
+def _profile_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.runner.profiling import add_arguments
+
+    add_arguments(parser)
+
+
+def _profile_run(args: argparse.Namespace) -> int:
+    from bench.runner.profiling import run
+
+    return run(args)
+
+
+SUBVERBS["profile"] = PerfVerb(
+    "torch.profiler over a short evaluation (SADM by default): the time of the method's parts (SADM: the ODE "
+    "solver's steps, the evolution network, ...), the metric updates and the rest, and the top operators",
+    "  bench perf profile --config configs/methods/sadm/synthetic.yaml\n"
+    "  bench perf profile --method fomm --config configs/methods/fomm/synthetic.yaml --max-videos 4 --top 20\n",
+    _profile_arguments, _profile_run)
+
+
 def _methods_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bench perf methods`` (the benchmark itself, :mod:`bench.methods.benchmark`, imports torch)."""
     parser.add_argument("--methods", default="fomm,mraa,tpsmm,lia,liveportrait,sadm",

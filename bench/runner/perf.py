@@ -33,10 +33,12 @@ DEFAULTS = {"method": ("copy-source", "method to run (default copy-source)"),
 MAX_SIZE, MAX_VIDEOS = 1024, 1000
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, defaults: dict[str, tuple] | None = None) -> None:
+    """The :data:`RUN_OPTIONS` (``defaults``: their defaults and help, :data:`DEFAULTS` if None), ``--size`` and
+    ``--videos``."""
     from bench.runner.settings import add_arguments as run_options
 
-    run_options(parser, RUN_OPTIONS, DEFAULTS)
+    run_options(parser, RUN_OPTIONS, DEFAULTS if defaults is None else defaults)
     parser.add_argument("--size", type=int, default=64,
                         help=f"synthetic only: frame size of a generated set (e.g. 256; default 64, the cached set; "
                              f"at most {MAX_SIZE})")
