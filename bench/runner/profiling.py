@@ -50,7 +50,7 @@ def labelled_ranges(method: Any, metrics: dict[str, Any]) -> Iterator[list[str]]
 
     handles, labels, open_ranges = [], [], {}
     for name, module in method.named_modules():
-        if not 1 <= name.count(".") + 1 <= DEPTH + 1:
+        if not name or name.count(".") + 1 > DEPTH + 1:
             continue
         labels.append(name)
 
