@@ -78,12 +78,14 @@ DEFAULT_PRECISION = "fp32"
 
 
 #: the largest difference of a bf16 forward from fp32 that the tests accept on a small model's frames in
-#: [0, 1] (tests/test_precision_bf16.py). Measured (README, performance section): a tiny FOMM's
-#: frames differ from its fp32 forward by at most 0.006 (mean 0.0010); the official-code fixtures
-#: (FOMM, MRAA, TPSMM forwards at their fixture sizes) by at most 0.0X. bfloat16 keeps 8 bits of
-#: mantissa (relative rounding 2^-9 = 0.002 per operation), so a few multiples of that on a
-#: normalised output is what autocast costs; the tolerance is about 5x the tiny model's measured maximum.
-BF16_FORWARD_TOLERANCE = 0.03
+#: [0, 1] (tests/test_precision_bf16.py: FOMM's synthetic preset, seeded random weights, 64 px).
+#: Measured on the CPU (AMD EPYC, AVX2, torch 2.14.1, 2026-12-07): that model's bf16 frames differ from its
+#: fp32 ones by at most 0.0021 (mean 0.00055); the tolerance is 10x that maximum, rounded up (the fixtures'
+#: rule, with bf16 rounding as the floor). The official-code fixtures differ more (README, performance
+#: section): FOMM at most 0.008, MRAA 0.03-0.14 and TPSMM 0.23-0.60 per pixel (their warps move by a pixel
+#: or more when keypoints shift by bf16's 2^-9 relative rounding), which is why bf16 is an opt-in speed
+#: setting with its own run key, never the published protocol.
+BF16_FORWARD_TOLERANCE = 0.025
 
 
 def get_precision(name: str, training: bool = False) -> Precision:

@@ -143,14 +143,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _counted_run(args: argparse.Namespace, out: Path) -> tuple[Any, float, MacCount]:
     """Plan and evaluate the run once timed, then once more (another output folder) with MACs counted; the
-    timed report, its seconds (planning included) and the count."""
+    timed report, its seconds (planning included; generating a ``--size`` synthetic set not) and the count."""
     from bench.runner import execute, plan_run
     from bench.runner.perf import run_settings
 
+    timed, counted = run_settings(args, out, "timed"), run_settings(args, out, "counted")  # data generated here
     start = time.perf_counter()
-    (report,) = execute(plan_run(run_settings(args, out, "timed")))
+    (report,) = execute(plan_run(timed))
     seconds = time.perf_counter() - start
-    plan = plan_run(run_settings(args, out, "counted"))
+    plan = plan_run(counted)
     _, macs = count_macs(lambda: execute(plan))
     return report, seconds, macs
 
