@@ -78,7 +78,7 @@ def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str
     with torch.no_grad():
         for layout in layouts:
             plan.method.to(memory_format=torch_memory_format(layout))
-            evaluator.run(loaded[0], loaded[0].source, None)
+            evaluator.evaluate(loaded[0], best_of_refs=False)  # warm-up (with the references the method uses)
             evaluator.timer.method = 0.0
             for item in loaded:
                 evaluator.evaluate(item, best_of_refs=False)
