@@ -43,3 +43,8 @@ def test_floor_verb_prints_the_ratio(monkeypatch, capsys):
     assert "wall / floor" in out and "peak: 3x3 convolution 50.0 GMAC/s, GEMM 40.0 GMAC/s" in out
     counted = next(line for line in out.splitlines() if line.startswith("counted:"))
     assert sum(float(word) for word in counted.replace(",", " ").split() if word[0].isdigit()) > 0  # SSIM's filters
+
+
+def test_floor_refuses_another_device_in_one_line(capsys):
+    assert main(["perf", "floor", "--device", "cuda"]) == 2
+    assert "--device cpu" in capsys.readouterr().err

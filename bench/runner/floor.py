@@ -161,6 +161,11 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from bench.errors import UserError
+
+    if (args.device or "cpu") != "cpu":
+        raise UserError(f"bench perf floor measures this machine's CPU peaks: run it on --device cpu, not {args.device}")
+    args.device = "cpu"
     if args.threads:
         torch.set_num_threads(args.threads)
     startup = startup_seconds()
