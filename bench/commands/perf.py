@@ -75,25 +75,38 @@ SUBVERBS: dict[str, PerfVerb] = {
 }
 
 
-def _eval_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench.runner.perf import add_arguments
+def _runner_verb(module: str, help: str, examples: str) -> PerfVerb:
+    """A sub-verb whose ``add_arguments`` and ``run`` live in ``bench.runner.<module>`` (imported when used: it
+    imports torch)."""
+    import importlib
 
-    add_arguments(parser)
-
-
-def _eval_run(args: argparse.Namespace) -> int:
-    from bench.runner.perf import run
-
-    return run(args)
+    def runner():
+        return importlib.import_module(f"bench.runner.{module}")
+    return PerfVerb(help, examples, lambda parser: runner().add_arguments(parser), lambda args: runner().run(args))
 
 
-SUBVERBS["eval"] = PerfVerb(
+SUBVERBS["eval"] = _runner_verb(
+    "perf",
     "end-to-end evaluation frames/s, the share of time outside method and metric compute, and the ratio to "
     "the method's forward-only frames/s",
     "  bench perf eval\n  bench perf eval --method sadm --config configs/methods/sadm/synthetic.yaml --max-videos 4\n"
     "  bench perf eval --method fomm --config configs/methods/fomm/vox.yaml --size 256 --videos 80 --max-videos 80 "
-    "--metrics l1,psnr,ssim,ms_ssim --device cuda   # over 2,000 frames at 256 px\n",
-    _eval_arguments, _eval_run)
+    "--metrics l1,psnr,ssim,ms_ssim --device cuda   # over 2,000 frames at 256 px\n")
+SUBVERBS["floor"] = _runner_verb(
+    "floor",
+    "a run's wall time against this machine's floor for it: the run's counted multiply-accumulates at the "
+    "convolution / GEMM throughput torch reaches here (same threads, same precision), plus the start-up",
+    "  bench perf floor --method fomm --config configs/methods/fomm/vox.yaml --size 256 --videos 4 --max-videos 4 "
+    "--metrics l1\n"
+    "  bench perf floor --method fomm --dataset vox --root data/vox --official --checkpoint vox-cpk.pth.tar "
+    "--config vox-256.yaml --metrics l1 --threads 2\n"
+    "  bench perf floor --method sadm --config configs/methods/sadm/synthetic.yaml --precision bf16\n")
+SUBVERBS["profile"] = _runner_verb(
+    "profiling",
+    "torch.profiler over a short evaluation (SADM by default): the time of the method's parts (SADM: the ODE "
+    "solver's steps, the evolution network, ...), the metric updates and the rest, and the top operators",
+    "  bench perf profile --config configs/methods/sadm/synthetic.yaml\n"
+    "  bench perf profile --method fomm --config configs/methods/fomm/synthetic.yaml --max-videos 4 --top 20\n")
 
 
 def _methods_arguments(parser: argparse.ArgumentParser) -> None:

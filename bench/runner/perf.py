@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.runner.settings import RunSettings
 
 
 #: the bench run options bench perf eval takes (declared on RunSettings), with its own defaults
@@ -28,10 +33,12 @@ DEFAULTS = {"method": ("copy-source", "method to run (default copy-source)"),
 MAX_SIZE, MAX_VIDEOS = 1024, 1000
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, defaults: dict[str, tuple] | None = None) -> None:
+    """The :data:`RUN_OPTIONS` (``defaults``: their defaults and help, :data:`DEFAULTS` if None), ``--size`` and
+    ``--videos``."""
     from bench.runner.settings import add_arguments as run_options
 
-    run_options(parser, RUN_OPTIONS, DEFAULTS)
+    run_options(parser, RUN_OPTIONS, DEFAULTS if defaults is None else defaults)
     parser.add_argument("--size", type=int, default=64,
                         help=f"synthetic only: frame size of a generated set (e.g. 256; default 64, the cached set; "
                              f"at most {MAX_SIZE})")
@@ -71,7 +78,7 @@ def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str
     with torch.no_grad():
         for layout in layouts:
             plan.method.to(memory_format=torch_memory_format(layout))
-            evaluator.run(loaded[0], loaded[0].source, None)
+            evaluator.evaluate(loaded[0], best_of_refs=False)  # warm-up (with the references the method uses)
             evaluator.timer.method = 0.0
             for item in loaded:
                 evaluator.evaluate(item, best_of_refs=False)
@@ -80,13 +87,11 @@ def forward_only_seconds(plan, task, layouts: tuple[str, ...]) -> tuple[dict[str
     return seconds, sum(len(item.driving) for item in loaded)
 
 
-def run(args: argparse.Namespace) -> int:
-    import tempfile
-    from pathlib import Path
-
+def run_settings(args: argparse.Namespace, out: Path, name: str = "run") -> RunSettings:
+    """The ``bench run`` settings of a ``bench perf`` verb's options (``--size`` / ``--videos``: a synthetic set
+    generated under ``out``), untracked, without best-of-references runs, writing to ``out/<name>``."""
     from bench.datasets import ensure_synthetic
     from bench.errors import UserError
-    from bench.runner import execute, plan_run
     from bench.runner.settings import from_namespace
 
     dataset, root = args.dataset, args.root
@@ -94,17 +99,24 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--size must be in [16, {MAX_SIZE}] and --videos in [1, {MAX_VIDEOS}], got {args.size} and "
                         f"{args.videos}")
     if args.task not in ("reconstruction", "animation"):
-        raise UserError(f"bench perf eval times one task: --task reconstruction or animation, got {args.task}")
+        raise UserError(f"bench perf times one task: --task reconstruction or animation, got {args.task}")
     if args.size != 64 or args.videos != 8:
         if args.dataset != "synthetic":
             raise UserError("--size / --videos apply to the generated synthetic dataset only")
         dataset = _synthetic_at(args.size, args.videos)
+        root = str(ensure_synthetic(out / "data", size=args.size, test_videos=args.videos, train_videos=2))
+    return from_namespace(args, dataset=dataset, root=root, random_init=args.checkpoint is None,
+                          best_of_refs=False, out=str(out / name), track=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from bench.runner import execute, plan_run
+
     with tempfile.TemporaryDirectory(prefix="bench-perf-eval-") as out:
-        if dataset != args.dataset:
-            root = str(ensure_synthetic(Path(out) / "data", size=args.size, test_videos=args.videos,
-                                        train_videos=2))
-        settings = from_namespace(args, dataset=dataset, root=root, random_init=args.checkpoint is None,
-                                  best_of_refs=False, out=str(Path(out) / "run"), track=False)
+        settings = run_settings(args, Path(out))
+        dataset = settings.dataset
         start = time.perf_counter()
         plan = plan_run(settings)
         (report,) = execute(plan)

@@ -116,8 +116,10 @@ class RunSettings:
                                      "convolutions on CPU), contiguous (NCHW) or auto (channels-last on CPU, "
                                      "contiguous elsewhere; the default); frames agree within float rounding")
     precision: str = option(DEFAULT_PRECISION, choices=tuple(PRECISIONS),
-                            help="the method's weights and arithmetic: fp32 (as the official code; the default) or "
-                                 "fp64 (slower; numbers independent of the CPU's kernel path); part of the run key")
+                            help="the method's weights and arithmetic: fp32 (as the official code; the default), "
+                                 "fp64 (slower; numbers independent of the CPU's kernel path) or bf16 (bfloat16 "
+                                 "autocast around the method's forward, evaluation only; see the README's "
+                                 "performance section for what it costs); part of the run key")
     device: str | None = option(help="cpu, cuda, cuda:1 (default: CUDA when available)")
     train_dataset: str | None = option(help="dataset the weights were trained on (recorded; read from our "
                                             "checkpoints)")

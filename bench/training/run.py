@@ -319,7 +319,7 @@ def _precision(request: TrainRequest, resume: dict | None, continued: Path | Non
     name = request.precision or saved
     if continued is not None and name != saved:
         raise UserError(f"checkpoint {continued} was trained in {saved}: it continues in {saved}, not {name}")
-    return get_precision(name)
+    return get_precision(name, training=True)
 
 
 def _existing_run(run_id: str | None) -> str | None:
