@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -11,12 +12,13 @@ from bench.checkpoints import save_checkpoint
 from bench.cli import main
 from bench.config import apply_overrides, config_path, load_yaml
 from bench.errors import ConfigError
+from bench.experiment.training import OPTION_KEYS, SECTION_KEYS
 from bench.methods import build_method
 from bench.methods.presets import load_model_params
 from bench.methods.sadm.config import parse_config
 from bench.runner.evaluate import ItemEvaluator
 from bench.runner.settings import command_line
-from bench.runner.sweep import load_sweep
+from bench.runner.sweep import CELL_KEYS, TOP_KEYS, load_sweep
 
 TINY_SWEEP = """
 name: tiny
@@ -165,11 +167,6 @@ def test_the_synthetic_nviews_and_ablation_files_run_on_the_demo_and_their_own_t
 
 def test_the_readme_lists_every_experiment_key():
     """The README's table of experiment-file keys names exactly the keys the loader accepts."""
-    from pathlib import Path
-
-    from bench.experiment.training import OPTION_KEYS, SECTION_KEYS
-    from bench.runner.sweep import CELL_KEYS, TOP_KEYS
-
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = readme.split("The keys of an experiment file:\n\n", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
     rows = {cells[1].strip(): cells[2].strip() for cells in (line.split("|") for line in table)}

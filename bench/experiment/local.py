@@ -59,15 +59,12 @@ def run_local(experiment: Experiment, device: str | None, dry_run: bool, say: Ca
             if state == "complete":
                 outcome.complete += 1
                 say(f"{head}: complete, skipped")
-            elif dry_run:
-                if state.startswith("error"):
-                    outcome.failures.append(f"{cell.label}: {state[len('error: '):]}")
-                else:
-                    outcome.pending += 1
-                say(f"{head}: {state}\n    {_command(cell)}")
-            elif state.startswith("error"):
+            elif state.startswith("error"):  # cannot run (a dry run counts it too)
                 outcome.failures.append(f"{cell.label}: {state[len('error: '):]}")
-                say(f"{head}: {state}")
+                say(f"{head}: {state}" + (f"\n    {_command(cell)}" if dry_run else ""))
+            elif dry_run:
+                outcome.pending += 1
+                say(f"{head}: {state}\n    {_command(cell)}")
             else:
                 say(f"{head}: {'resuming' if state == 'interrupted' else 'running'} -> "
                     f"{cell.out if isinstance(cell, TrainCell) else cell.settings.out}")
