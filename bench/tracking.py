@@ -111,8 +111,27 @@ def _mlflow():
 
     with store_errors():
         mlflow.set_tracking_uri(tracking_uri())
-        mlflow.set_experiment(experiment_name())
+        mlflow.set_experiment(experiment_id=_experiment_id(mlflow))
     return mlflow
+
+
+def _experiment_id(mlflow: Any) -> str:
+    """The id of the experiment named :func:`experiment_name`, created when missing.
+
+    Not ``mlflow.set_experiment(name)``: when several processes create the experiment at once, the one whose
+    creation loses the race returns without making it active (MLflow 3.18), and its runs go to
+    ``MLFLOW_EXPERIMENT_ID``, which ``set_experiment`` exports to child processes, i.e. to the parent's
+    experiment, or else to Default (1 run of 180 concurrent ``bench run`` processes; tests/test_tracking.py)."""
+    client = mlflow.tracking.MlflowClient()
+    found = client.get_experiment_by_name(experiment_name())
+    if found is None:
+        try:
+            return client.create_experiment(experiment_name())
+        except mlflow.exceptions.MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            found = client.get_experiment_by_name(experiment_name())
+    return found.experiment_id
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

@@ -46,21 +46,29 @@ class TaskReport:
     run_id: str | None = None
 
 
-def log_results(mlflow: Any, report: TaskReport) -> None:
-    """Means, ``_std``, extras, intervals (``<metric>_ci_low`` / ``_ci_high``) and N/A reasons of a task, then its
-    files as artifacts."""
+def result_metrics(report: TaskReport) -> dict[str, float]:
+    """The MLflow metrics of a task: means, extras (``_std`` ...), intervals (``<metric>_ci_low`` / ``_ci_high``)
+    and the video counts."""
+    values: dict[str, float] = {}
     for name, (low, high) in intervals(report.results).items():
-        mlflow.log_metrics({f"{name}_ci_low": low, f"{name}_ci_high": high})
+        values.update({f"{name}_ci_low": low, f"{name}_ci_high": high})
     for name, result in report.results.items():
         if result.available:
-            mlflow.log_metric(name, float(result.value))
-            for key, value in result.extra.items():
-                if value == value and value is not None:  # skip NaN extras
-                    mlflow.log_metric(f"{name}_{key}", float(value))
-        elif result.na_reason:
+            values[name] = float(result.value)
+            values.update({f"{name}_{key}": float(value) for key, value in result.extra.items()
+                           if value is not None and value == value})  # skip NaN extras
+    values["videos"] = report.items - len(report.skipped)
+    values["nonfinite_videos"] = len(report.skipped)
+    return values
+
+
+def log_results(mlflow: Any, report: TaskReport) -> None:
+    """Log a task's metrics (one batch), N/A reasons and files."""
+    values = result_metrics(report)
+    mlflow.log_metrics(values)
+    for name, result in report.results.items():
+        if not result.available and result.na_reason:
             mlflow.set_tag(f"{tracking.TAG_PREFIX}na.{name}", result.na_reason[:5000])
-    mlflow.log_metric("videos", report.items - len(report.skipped))
-    mlflow.log_metric("nonfinite_videos", len(report.skipped))
     for file in ("per_video.csv", "summary.json"):
         mlflow.log_artifact(str(report.out_dir / file))
     videos = report.out_dir / "videos"
