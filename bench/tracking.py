@@ -101,7 +101,9 @@ def store_errors() -> Iterator[None]:
         raise UserError(f"MLflow tracking store {tracking_uri()} cannot be used: {first_line(exc, 300)}") from None
 
 
-def _mlflow():
+def _mlflow() -> tuple[Any, str]:
+    """The ``mlflow`` module pointed at :func:`tracking_uri`, with :func:`experiment_name` (created when missing)
+    the active experiment; and that experiment's id."""
     ensure_reachable()  # a remote store that does not answer fails in seconds, not after minutes
     import mlflow  # heavy import, only when tracking is used
 
@@ -111,8 +113,9 @@ def _mlflow():
 
     with store_errors():
         mlflow.set_tracking_uri(tracking_uri())
-        mlflow.set_experiment(experiment_id=_experiment_id(mlflow))
-    return mlflow
+        experiment_id = _experiment_id(mlflow)
+        mlflow.set_experiment(experiment_id=experiment_id)
+    return mlflow, experiment_id
 
 
 def _experiment_id(mlflow: Any) -> str:
@@ -122,15 +125,15 @@ def _experiment_id(mlflow: Any) -> str:
     creation loses the race returns without making it active (MLflow 3.18), and its runs go to
     ``MLFLOW_EXPERIMENT_ID``, which ``set_experiment`` exports to child processes, i.e. to the parent's
     experiment, or else to Default (1 run of 180 concurrent ``bench run`` processes; tests/test_tracking.py)."""
-    client = mlflow.tracking.MlflowClient()
-    found = client.get_experiment_by_name(experiment_name())
+    client, name = mlflow.tracking.MlflowClient(), experiment_name()
+    found = client.get_experiment_by_name(name)
     if found is None:
         try:
-            return client.create_experiment(experiment_name())
+            return client.create_experiment(name)
         except mlflow.exceptions.MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-            found = client.get_experiment_by_name(experiment_name())
+            found = client.get_experiment_by_name(name)
     return found.experiment_id
 
 
@@ -152,7 +155,7 @@ def start_run(run_name: str, run_tags: Mapping[str, str], params: Mapping[str, A
     """Open an MLflow run with tags and flattened params; yields the ``mlflow`` module.
 
     With ``run_id`` an existing run is continued (e.g. a resumed training run)."""
-    mlflow = _mlflow()
+    mlflow, _ = _mlflow()
     with store_errors():
         active = mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name, tags=dict(run_tags))
     with active:  # ended (FAILED) when logging its params fails too: the process can open another run
@@ -165,7 +168,7 @@ def start_run(run_name: str, run_tags: Mapping[str, str], params: Mapping[str, A
 
 def find_runs(filter_tags: Mapping[str, str] | None = None, kind: str | None = "eval") -> list[Any]:
     """Runs of the experiment whose ``mb.*`` tags match ``filter_tags`` (newest first)."""
-    mlflow = _mlflow()
+    mlflow, experiment_id = _mlflow()
     clauses = []
     wanted = dict(filter_tags or {})
     if kind:
@@ -174,9 +177,5 @@ def find_runs(filter_tags: Mapping[str, str] | None = None, kind: str | None = "
         name = key if key.startswith(TAG_PREFIX) else TAG_PREFIX + key
         clauses.append(f"tags.`{name}` = '{value}'")
     with store_errors():
-        client = mlflow.tracking.MlflowClient()
-        exp = client.get_experiment_by_name(experiment_name())
-        if exp is None:
-            return []
-        return client.search_runs([exp.experiment_id], filter_string=" and ".join(clauses),
-                                  order_by=["attributes.start_time DESC"], max_results=50000)
+        return mlflow.tracking.MlflowClient().search_runs([experiment_id], filter_string=" and ".join(clauses),
+                                                          order_by=["attributes.start_time DESC"], max_results=50000)
