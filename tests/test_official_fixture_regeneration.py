@@ -9,6 +9,7 @@ and ``TPSMM_DIR`` name folders holding the ``*.py`` files of first-order-model c
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -40,7 +41,9 @@ LOCAL_ONLY = "discriminator_calls/"  # outputs without a shipped noise floor
 pytestmark = pytest.mark.slow
 
 
+@functools.cache
 def compare_module():
+    """``tests/fixtures/compare_fixtures.py`` (not a package module), loaded once."""
     spec = importlib.util.spec_from_file_location("compare_fixtures", SCRIPTS / "compare_fixtures.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
